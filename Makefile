@@ -1,0 +1,43 @@
+# Edge Serverless Box — build, test, demo.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/edgeserverlessbox/esb/internal/cli.Version=$(VERSION)
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build esb esb-rie test unit demo bench bench-smoke proto fmt vet clean
+
+all: build
+
+build: esb esb-rie
+
+esb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/esb ./cmd/esb
+
+esb-rie:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/esb-rie ./cmd/esb-rie
+
+# The whole test suite: unit, integration and end-to-end (installs what it needs
+# with apt-get and starts private dockerd/containerd).
+test:
+	scripts/test.sh
+
+# Unit tests only; no daemon needed.
+unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+# Set this machine up and run the bundled example.
+demo:
+	scripts/demo.sh
+
+proto:
+	cd api/agent/v1 && $(GO) generate
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
