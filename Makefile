@@ -30,6 +30,14 @@ unit:
 demo:
 	scripts/demo.sh
 
+# Regenerate docs/benchmarks.md (takes a while; run on an otherwise idle machine).
+bench:
+	$(GO) run ./bench
+
+# Every benchmark scenario, as briefly as possible: checks the harness still works.
+bench-smoke:
+	$(GO) run ./bench -smoke
+
 proto:
 	cd api/agent/v1 && $(GO) generate
 
