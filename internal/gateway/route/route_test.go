@@ -38,7 +38,7 @@ func TestPrecedenceHTTPAPI(t *testing.T) {
 	)
 	cases := []struct {
 		method, path, fn string
-		params     string
+		params           string
 	}{
 		{"GET", "/pets/dog/1", "exact", ""},
 		{"GET", "/pets/dog/2", "param", "id=2"},
