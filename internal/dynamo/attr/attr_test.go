@@ -14,7 +14,7 @@ func TestNormalizeNumber(t *testing.T) {
 	cases := map[string]string{
 		"0": "0", "-0": "0", "00.000": "0", "1.50": "1.5", "+7": "7", "-012.0": "-12",
 		"1e3": "1000", "1.5E-2": "0.015", ".5": "0.5", "5.": "5", "123.456": "123.456",
-		"1E125": "1" + string(bytes.Repeat([]byte("0"), 125)),
+		"1E125":  "1" + string(bytes.Repeat([]byte("0"), 125)),
 		"1E-130": "0." + string(bytes.Repeat([]byte("0"), 129)) + "1",
 	}
 	for in, want := range cases {
