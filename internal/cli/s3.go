@@ -1,15 +1,137 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgeserverlessbox/esb/internal/s3"
+)
+
+// s3Env is where `esb s3` reads each setting from when its flag is not given.
+var s3Env = struct {
+	listen, console, dataDir, region, domains, cors, interval string
+	accessKeys, secretKeys                                    []string
+}{
+	listen:     "ESB_S3_LISTEN",
+	console:    "ESB_S3_CONSOLE_LISTEN",
+	dataDir:    "ESB_S3_DATA_DIR",
+	region:     "ESB_S3_REGION",
+	domains:    "ESB_S3_VIRTUAL_HOST_DOMAINS",
+	cors:       "ESB_S3_CORS_ALLOW_ORIGIN",
+	interval:   "ESB_S3_LIFECYCLE_INTERVAL",
+	accessKeys: []string{"ESB_S3_ACCESS_KEY", "RUSTFS_ACCESS_KEY"},
+	secretKeys: []string{"ESB_S3_SECRET_KEY", "RUSTFS_SECRET_KEY"},
+}
 
 func newS3Command(g *Globals) *cobra.Command {
+	var (
+		cfg      s3.Config
+		domains  string
+		interval time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "s3",
 		Short: "Run the S3-compatible object storage",
-		Args:  cobra.ArbitraryArgs,
+		Long: `Run the S3-compatible object storage: the S3 API (default :9000) and the web
+console (default :9001), storing buckets and objects under --data-dir.
+
+Credentials come from the environment only: ESB_S3_ACCESS_KEY / ESB_S3_SECRET_KEY,
+or RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY. Every flag has an environment variable,
+used when the flag is not given:
+
+  --listen               ESB_S3_LISTEN
+  --console-listen       ESB_S3_CONSOLE_LISTEN   ("off" disables the console)
+  --data-dir             ESB_S3_DATA_DIR
+  --region               ESB_S3_REGION, then AWS_REGION
+  --virtual-host-domains ESB_S3_VIRTUAL_HOST_DOMAINS
+  --cors-allow-origin    ESB_S3_CORS_ALLOW_ORIGIN
+  --lifecycle-interval   ESB_S3_LIFECYCLE_INTERVAL`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd.CommandPath()[len("esb "):])
+			flags := cmd.Flags()
+			fromEnv := func(flag, env string, dst *string) {
+				if !flags.Changed(flag) {
+					if v, ok := os.LookupEnv(env); ok {
+						*dst = v
+					}
+				}
+			}
+			fromEnv("listen", s3Env.listen, &cfg.Listen)
+			fromEnv("console-listen", s3Env.console, &cfg.ConsoleListen)
+			fromEnv("data-dir", s3Env.dataDir, &cfg.DataDir)
+			fromEnv("region", s3Env.region, &cfg.Region)
+			if cfg.Region == "" {
+				cfg.Region = os.Getenv("AWS_REGION")
+			}
+			fromEnv("virtual-host-domains", s3Env.domains, &domains)
+			fromEnv("cors-allow-origin", s3Env.cors, &cfg.CORSAllowOrigin)
+			if !flags.Changed("lifecycle-interval") {
+				if v, ok := os.LookupEnv(s3Env.interval); ok {
+					d, err := time.ParseDuration(v)
+					if err != nil {
+						return fmt.Errorf("%s=%q: %v (use a Go duration such as 1h or 10m)", s3Env.interval, v, err)
+					}
+					interval = d
+				}
+			}
+			cfg.LifecycleInterval = interval
+			if interval == 0 {
+				cfg.LifecycleInterval = -1
+			}
+			if strings.EqualFold(cfg.ConsoleListen, "off") {
+				cfg.ConsoleListen = ""
+			}
+			cfg.VirtualHostDomains = []string{}
+			for _, d := range strings.Split(domains, ",") {
+				if d = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(d), ".")); d != "" {
+					cfg.VirtualHostDomains = append(cfg.VirtualHostDomains, strings.ToLower(d))
+				}
+			}
+			cfg.AccessKey = firstEnv(s3Env.accessKeys)
+			cfg.SecretKey = firstEnv(s3Env.secretKeys)
+
+			level := slog.LevelInfo
+			if g.Verbose {
+				level = slog.LevelDebug
+			}
+			var h slog.Handler = slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level})
+			if os.Getenv("ESB_LOG_FORMAT") == "json" {
+				h = slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level})
+			}
+			cfg.Logger = slog.New(h)
+
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := s3.Run(ctx, cfg); err != nil {
+				return &ExitError{Code: 1, Err: err}
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", s3.DefaultListen, "S3 API address")
+	f.StringVar(&cfg.ConsoleListen, "console-listen", s3.DefaultConsoleListen, `web console address ("off" disables it)`)
+	f.StringVar(&cfg.DataDir, "data-dir", "data/s3", "directory of buckets, objects and bucket configurations")
+	f.StringVar(&cfg.Region, "region", "", "region clients sign requests for (default us-east-1)")
+	f.StringVar(&domains, "virtual-host-domains", strings.Join(s3.DefaultVirtualHostDomains, ","), "comma-separated domains D for <bucket>.D virtual-host-style addressing")
+	f.StringVar(&cfg.CORSAllowOrigin, "cors-allow-origin", "", "Access-Control-Allow-Origin for buckets without a CORS configuration (default none, as S3)")
+	f.DurationVar(&interval, "lifecycle-interval", s3.DefaultLifecycleInterval, "how often lifecycle rules are applied (0 disables the expirer)")
 	return cmd
+}
+
+func firstEnv(names []string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
