@@ -32,6 +32,8 @@ func statusOf(err error) error {
 		code = codes.InvalidArgument
 	case errors.Is(err, ErrImageNotFound), errors.Is(err, ErrNotFound):
 		code = codes.NotFound
+	case errors.Is(err, ErrNotManaged):
+		code = codes.PermissionDenied
 	case errors.Is(err, ErrWorkerExited):
 		code = codes.FailedPrecondition
 	case errors.Is(err, ErrReadinessTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -76,8 +76,9 @@ func newWorkerLog(sink LogSink, function, project string) *workerLog {
 // output returns the writers a Runtime streams into.
 func (w *workerLog) output() Output {
 	return Output{
-		Stdout: &lineWriter{log: w, stream: "stdout"},
-		Stderr: &lineWriter{log: w, stream: "stderr"},
+		Stdout:  &lineWriter{log: w, stream: "stdout"},
+		Stderr:  &lineWriter{log: w, stream: "stderr"},
+		Created: w.setID,
 	}
 }
 

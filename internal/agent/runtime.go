@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"time"
 )
 
@@ -38,8 +39,12 @@ var HostAliasNames = []string{"s3-storage", "database", "gateway", "victorialogs
 // container does not exist in the runtime's image store.
 var ErrImageNotFound = errors.New("image not found")
 
-// ErrNotFound is returned (wrapped) when no container with esb's labels has the id.
-var ErrNotFound = errors.New("no such esb container")
+// ErrNotFound is returned (wrapped) when no container has the id.
+var ErrNotFound = errors.New("no such container")
+
+// ErrNotManaged is returned (wrapped) for a container without
+// LabelManaged=true: the agent never touches it.
+var ErrNotManaged = errors.New("container not managed by esb")
 
 // Runtime is the agent's view of a container runtime. Every method acts only
 // on containers carrying LabelManaged=true.
@@ -96,6 +101,9 @@ type Spec struct {
 type Output struct {
 	Stdout io.WriteCloser
 	Stderr io.WriteCloser
+	// Created, when set, is called with the container id as soon as the
+	// runtime knows it, before any output is written.
+	Created func(id string)
 }
 
 // Started describes a container that Start has started.
@@ -156,4 +164,48 @@ type Metrics struct {
 	CPUUsageNs         uint64
 	ExitCode           int
 	Restarts           int
+}
+
+// HostAliases says what the host names in HostAliasNames (and any extra
+// names) resolve to inside every worker.
+type HostAliases struct {
+	// HostIP is the address of HostAliasNames; empty = the host's address on
+	// the container network (the bridge's gateway).
+	HostIP string
+	// Extra maps further names, or overrides of HostAliasNames, to addresses.
+	Extra map[string]string
+}
+
+// HostEntry is one name → address mapping.
+type HostEntry struct {
+	Name string
+	IP   string
+}
+
+// Entries resolves the aliases, with gatewayIP standing for an empty HostIP,
+// sorted by name.
+func (h HostAliases) Entries(gatewayIP string) []HostEntry {
+	ip := h.HostIP
+	if ip == "" {
+		ip = gatewayIP
+	}
+	m := make(map[string]string, len(HostAliasNames)+len(h.Extra))
+	for _, n := range HostAliasNames {
+		m[n] = ip
+	}
+	for n, a := range h.Extra {
+		m[n] = a
+	}
+	out := make([]HostEntry, 0, len(m))
+	for n, a := range m {
+		out = append(out, HostEntry{Name: n, IP: a})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ParseCreatedAt reads LabelCreatedAt; zero when missing or malformed.
+func ParseCreatedAt(labels map[string]string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, labels[LabelCreatedAt])
+	return t
 }

@@ -160,13 +160,13 @@ func (s *Service) failStart(ctx context.Context, req EnsureRequest, st Started, 
 	cancel()
 	switch {
 	case isExit:
-		return fmt.Errorf("start worker for function %s (container %s, image %s): %v; its last output:\n%s: %w",
-			req.Function, st.Name, req.Image, exited, tail, ErrWorkerExited)
+		return fmt.Errorf("start worker for function %s (container %s, image %s): %w: %v; its last output:\n%s",
+			req.Function, st.Name, req.Image, ErrWorkerExited, exited, tail)
 	case ctx.Err() != nil:
 		return fmt.Errorf("start worker for function %s: %w", req.Function, ctx.Err())
 	default:
-		return fmt.Errorf("start worker for function %s (container %s, image %s): port %d did not answer within %s (READINESS_TIMEOUT): %v; its last output:\n%s: %w",
-			req.Function, st.Name, req.Image, WorkerPort, s.cfg.ReadinessTimeout, cause, tail, ErrReadinessTimeout)
+		return fmt.Errorf("start worker for function %s (container %s, image %s): %w: port %d did not answer within %s (READINESS_TIMEOUT): %v; its last output:\n%s",
+			req.Function, st.Name, req.Image, ErrReadinessTimeout, WorkerPort, s.cfg.ReadinessTimeout, cause, tail)
 	}
 }
 
