@@ -28,6 +28,8 @@ type Functions struct {
 
 // Function describes one deployable function: its image and how to run it.
 type Function struct {
+	// LogicalID is the function's logical id in the template.
+	LogicalID string `yaml:"logical_id,omitempty"`
 	// Image is the fully qualified image reference, e.g. "esb-hello:latest".
 	Image string `yaml:"image"`
 	// Runtime is the Lambda runtime identifier ("python3.12", "provided.al2023").
@@ -37,8 +39,13 @@ type Function struct {
 	Handler string `yaml:"handler,omitempty"`
 	// CodeURI is the code directory, relative to the template's directory.
 	CodeURI string `yaml:"code_uri,omitempty"`
+	// BuildMethod is Metadata.BuildMethod ("go1.x": the image builder compiles
+	// CodeURI with `go build` into /var/task/bootstrap); empty means copy as is.
+	BuildMethod string `yaml:"build_method,omitempty"`
 	// PackageType is "Zip" (default) or "Image".
 	PackageType string `yaml:"package_type,omitempty"`
+	// ImageURI is the source image of a PackageType Image function.
+	ImageURI string `yaml:"image_uri,omitempty"`
 	// ImageConfig overrides entrypoint/command/workdir for PackageType Image.
 	ImageConfig *ImageConfig `yaml:"image_config,omitempty"`
 	// Timeout is the function timeout in seconds.
