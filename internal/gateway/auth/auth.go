@@ -47,8 +47,8 @@ type Config struct {
 
 // Authenticator issues and verifies IdTokens.
 type Authenticator struct {
-	cfg    Config
-	key    []byte
+	cfg Config
+	key []byte
 
 	mu    sync.Mutex
 	cache map[string]cached
