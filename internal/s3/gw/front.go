@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -66,7 +67,20 @@ func newIAM(cfg *embedgw.Config) (auth.IAMService, error) {
 	if err != nil {
 		return nil, errors.New("set up credentials: " + err.Error())
 	}
-	return iam, nil
+	return singleAccount{iam}, nil
+}
+
+// singleAccount answers an unknown access key the way S3 does (403
+// InvalidAccessKeyId); versitygw's single-account IAM answers it with its
+// admin API's 404 XAdminUserNotFound.
+type singleAccount struct{ auth.IAMService }
+
+func (s singleAccount) GetUserAccount(access string) (auth.Account, error) {
+	a, err := s.IAMService.GetUserAccount(access)
+	if err != nil {
+		return auth.Account{}, auth.ErrNoSuchUser
+	}
+	return a, nil
 }
 
 // VirtualHostBucket returns the bucket named by a virtual-host-style Host
@@ -88,7 +102,13 @@ func (f *front) handle(c fiber.Ctx) error {
 	raw := string(c.Request().URI().PathOriginal())
 	if len(f.domains) > 0 {
 		if bucket := VirtualHostBucket(string(c.Request().Header.Host()), f.domains); bucket != "" {
-			c.Locals(originalPathKey, raw)
+			// versitygw signs the decoded path (its own parser runs after
+			// DecodeURL), so the original is stored decoded as well.
+			decoded, err := url.PathUnescape(raw)
+			if err != nil {
+				return f.sendError(c, &s3err.APIError{Code: "InvalidURI", Description: "Couldn't parse the specified URI.", HTTPStatusCode: http.StatusBadRequest})
+			}
+			c.Locals(originalPathKey, decoded)
 			p := "/" + bucket
 			if raw != "/" && raw != "" {
 				p += raw

@@ -44,6 +44,8 @@ const (
 const (
 	// MaxParts is the largest part count of a multipart upload.
 	MaxParts = 10000
+	// MaxCopySize is the largest source of CopyObject and UploadPartCopy.
+	MaxCopySize = 5 << 30
 )
 
 // Config is what the gateway needs; fill it once at start.
@@ -110,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	opts := posix.PosixOpts{VersioningDir: versions}
+	opts := posix.PosixOpts{VersioningDir: versions, CopyObjectThreshold: MaxCopySize}
 	var store meta.MetadataStorer = meta.XattrMeta{}
 	if err := (meta.XattrMeta{}).Test(root); err != nil {
 		side := filepath.Join(dataDir, sidecarDir)
