@@ -33,14 +33,14 @@ func TestConditionEval(t *testing.T) {
 		"begins_with(pk, :s)":                  true,
 		"contains(tags, :a)":                   true,
 		"attribute_type(tags, :t)":             true,
-		"attribute_exists(m.lst[1].c)":        true,
-		"m.lst[1].c = :seven":                 true,
+		"attribute_exists(m.lst[1].c)":         true,
+		"m.lst[1].c = :seven":                  true,
 		"attribute_not_exists(nope)":           true,
 		"size(tags) < :five AND NOT (n > :hi)": true,
 		"n < :lo OR #n = :x":                   false,
-		"contains(m.lst, :x)":                 true,
-		"absent = :x":                         false,
-		"absent <> :x":                        true,
+		"contains(m.lst, :x)":                  true,
+		"absent = :x":                          false,
+		"absent <> :x":                         true,
 	}
 	for src, want := range cases {
 		ctx := NewContext(names, vals)
@@ -200,10 +200,10 @@ func TestKeyCond(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"sk = :a":                "Query condition missed key schema element: pk",
-		"pk = :h OR sk = :a":     "Invalid operator used in KeyConditionExpression: OR",
-		"pk < :h":                "Query key condition not supported",
-		"pk = :a":                "Condition parameter type does not match schema type",
+		"sk = :a":              "Query condition missed key schema element: pk",
+		"pk = :h OR sk = :a":   "Invalid operator used in KeyConditionExpression: OR",
+		"pk < :h":              "Query key condition not supported",
+		"pk = :a":              "Condition parameter type does not match schema type",
 		"pk = :h AND oth = :a": "Query condition missed key schema element: sk",
 	}
 	for src, want := range bad {
