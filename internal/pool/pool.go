@@ -145,7 +145,8 @@ type Worker struct {
 // Uses reports how many invokes the worker has served before this one.
 func (w *Worker) Uses() uint64 { return w.uses }
 
-// Stats is a snapshot of a pool, for metrics and /health.
+// Stats is a snapshot of a pool, for metrics and /health. Idle, Busy and
+// Paused workers add up to the pool's size.
 type Stats struct {
 	Function                                 string
 	Max, Min                                 int
@@ -368,6 +369,7 @@ func (p *Pool) Stats() Stats {
 			st.Paused++
 		}
 	}
+	st.Idle -= st.Paused
 	st.Paused += p.pausing
 	p.mu.Unlock()
 	st.ColdStarts = p.coldStarts.Load()
