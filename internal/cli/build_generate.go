@@ -158,7 +158,7 @@ func printBuildSummary(w io.Writer, proj *project.Project, out *buildOutput, wd 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", n, rt, evs[0], fn.Scaling.MinCapacity, fn.Scaling.MaxCapacity, images[n])
 		for _, e := range evs[1:] {
-			fmt.Fprintf(tw, "\t\t%s\t\t\t\n", e)
+			fmt.Fprintf(tw, "\t\t%s\n", e)
 		}
 	}
 	tw.Flush()

@@ -331,7 +331,7 @@ func (r *resolver) attribute(id, attr string, at *Node, res string) (string, err
 		}
 	}
 	known := func(names ...string) error {
-		return r.errorf(at, res, "!GetAtt %s.%s: a %s has no attribute %s (it has %s)", id, attr, rs.Type, attr, strings.Join(names, ", "))
+		return r.errorf(at, res, "!GetAtt %s.%s: %s (%s) has no attribute %s (it has %s)", id, attr, id, rs.Type, attr, strings.Join(names, ", "))
 	}
 	switch rs.Type {
 	case TypeFunction:

@@ -133,7 +133,7 @@ const shortFormList = "!Ref, !Sub, !GetAtt, !Join, !If, !Select, !Split, !FindIn
 
 // maxNodes bounds the size of a template after YAML aliases are expanded, so a
 // few bytes of nested aliases cannot exhaust memory.
-const maxNodes = 500_000
+const maxNodes = 100_000
 
 // maxDepth bounds nesting.
 const maxDepth = 200
@@ -150,21 +150,54 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 func parseYAML(file string, data []byte) (*Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	c := &converter{file: file, budget: maxNodes}
 	return c.convert(&doc, 0)
 }
 
 // yamlError turns a yaml.v3 error into a one-line Error with the line number.
-func yamlError(file string, err error) error {
+func yamlError(file string, data []byte, err error) error {
 	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	line := 0
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
+	if line > 0 {
+		line = problemLine(data, msg, line)
+	}
 	return &Error{File: file, Line: line, Msg: "YAML syntax error: " + msg + " (check the indentation and quoting there)"}
+}
+
+// maxProblemScan bounds the lines problemLine re-parses.
+const maxProblemScan = 2000
+
+// problemLine finds the line that breaks the document. yaml.v3 reports the
+// line where the enclosing block starts (line 2 for a bad key on line 6), so
+// parse ever longer prefixes from there: the first prefix that fails with the
+// same message ends at the offending line.
+func problemLine(data []byte, msg string, from int) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines)-from > maxProblemScan {
+		return from
+	}
+	var prefix strings.Builder
+	for i, l := range lines {
+		prefix.WriteString(l)
+		if i+1 < from {
+			continue
+		}
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(prefix.String()), &n)
+		if err == nil {
+			continue
+		}
+		if m := yamlLine.FindStringSubmatch(strings.ReplaceAll(err.Error(), "\n", "; ")); m != nil && m[2] == msg {
+			return i + 1
+		}
+	}
+	return from
 }
 
 func (c *converter) errorf(line int, format string, args ...any) error {

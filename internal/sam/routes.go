@@ -143,8 +143,8 @@ func segmentRank(s string) int {
 
 // routeLess orders routes so that the first match in the list is the one API
 // Gateway would choose: compared segment by segment, literal beats {param}
-// beats {proxy+}; a longer path beats its prefix; an explicit method beats any;
-// $default comes last.
+// beats {proxy+}; a path goes before its extensions by a greedy parameter and
+// after its other extensions; an explicit method beats any; $default is last.
 func routeLess(a, b manifest.Route) bool {
 	if (a.Path == DefaultRoute) != (b.Path == DefaultRoute) {
 		return b.Path == DefaultRoute
@@ -160,7 +160,13 @@ func routeLess(a, b manifest.Route) bool {
 		}
 	}
 	if len(as) != len(bs) {
-		return len(as) > len(bs)
+		// One path is a prefix of the other: they never match the same
+		// request unless the longer one continues with a greedy parameter.
+		// Keep catch-alls after the exact path, deeper paths first otherwise.
+		if len(as) > len(bs) {
+			return segmentRank(as[len(bs)]) != 2
+		}
+		return segmentRank(bs[len(as)]) == 2
 	}
 	if (a.Method == manifest.MethodAny) != (b.Method == manifest.MethodAny) {
 		return b.Method == manifest.MethodAny
