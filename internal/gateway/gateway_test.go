@@ -161,7 +161,9 @@ func TestErrorMapping(t *testing.T) {
 	ag.handle("err:latest", func(c *workertest.Call) workertest.Reply {
 		return workertest.Reply{ErrorKind: "function", Payload: []byte(`{"errorType":"ValueError","errorMessage":"boom"}`)}
 	})
-	ag.handle("bad:latest", func(c *workertest.Call) workertest.Reply { return workertest.Reply{Payload: []byte(`{"body":"no status"}`)} })
+	ag.handle("bad:latest", func(c *workertest.Call) workertest.Reply {
+		return workertest.Reply{Payload: []byte(`{"body":"no status"}`)}
+	})
 	ag.handle("slow:latest", func(c *workertest.Call) workertest.Reply {
 		time.Sleep(300 * time.Millisecond)
 		return proxyEcho(c)

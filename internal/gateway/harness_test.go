@@ -222,7 +222,7 @@ func startGateway(t *testing.T, ag *fakeAgent, fns manifest.Functions, rt manife
 		APIKey: e.apiKey, JWTSecret: e.secret, AuthUser: e.user, AuthPass: e.pass,
 		DefaultMaxCapacity: 4, AcquireTimeout: 2 * time.Second, WatchInterval: -1,
 		AsyncRetryDelays: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond},
-		AccessLog: true,
+		AccessLog:        true,
 	}
 	cfg.Logger = jsonLogger(syncWriter{e.logMu, e.logBuf})
 	if mod != nil {
