@@ -128,3 +128,17 @@ func compareGolden(t *testing.T, dir string, got map[string]string) {
 		}
 	}
 }
+
+// testBinDir holds binaries the tests build; TestMain creates and removes it.
+var testBinDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "esb-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	testBinDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

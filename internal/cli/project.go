@@ -19,8 +19,10 @@ template.yaml esb uses when the working directory has none) and the projects
 used before. With DIR, make it the current project; DIR must hold generator.yml
 or template.yaml. The current project is kept in a per-user state file:
 $XDG_CONFIG_HOME/esb/state.yml, or ~/.esb/state.yml.`,
-		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) { return nil, cobra.ShellCompDirectiveFilterDirs },
+		Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				return runProjectUse(g, args[0])

@@ -36,6 +36,9 @@ type Options struct {
 	Dir string
 	// Getenv reads environment variables (nil: os.Getenv).
 	Getenv func(string) string
+	// AnyEnvironment accepts a selected environment that generator.yml does
+	// not define (Mode is then empty); `esb env` uses it to repair the file.
+	AnyEnvironment bool
 }
 
 // Project is a located and configured esb project. Later commands (build, up)
@@ -163,7 +166,7 @@ func loadAt(opts Options, tpl, source, dir string) (*Project, error) {
 		p.Env = cfg.CurrentEnvironment
 	}
 	env, found := cfg.Environments[p.Env]
-	if !found {
+	if !found && !opts.AnyEnvironment {
 		return nil, fmt.Errorf("environment %q is not defined in %s (defined: %s); add it with `esb env add %s --mode docker`",
 			p.Env, Rel(opts.Dir, p.ConfigPath), strings.Join(cfg.EnvironmentNames(), ", "), p.Env)
 	}

@@ -130,8 +130,8 @@ EMPTY:
 		"JOIN": "a:dev:c", "JOINLIST": "a|b|c", "SELECT": "b", "SPLIT": "z", "MAP": "DEBUG", "IF": "no",
 		"IFDEV": "dev-branch", "BOTH": "t", "EITHER": "f", "B64": "aGk=", "AZ": "us-east-1a",
 		"TABLE": "stack-t", "TABLEARN": "arn:aws:dynamodb:us-east-1:123456789012:table/stack-t",
-		"STREAM":   "arn:aws:dynamodb:us-east-1:123456789012:table/stack-t/stream/1970-01-01T00:00:00.000",
-		"BUCKET":   "bucket", "BUCKETARN": "arn:aws:s3:::bucket", "FNARN": "arn:aws:lambda:us-east-1:123456789012:function:Fn",
+		"STREAM": "arn:aws:dynamodb:us-east-1:123456789012:table/stack-t/stream/1970-01-01T00:00:00.000",
+		"BUCKET": "bucket", "BUCKETARN": "arn:aws:s3:::bucket", "FNARN": "arn:aws:lambda:us-east-1:123456789012:function:Fn",
 		"ROLE": "arn:aws:iam::123456789012:role/FnRole", "API": "ServerlessRestApi", "NUM": "5", "BOOL": "true", "EMPTY": "",
 	}
 	if !reflect.DeepEqual(got, want) {
