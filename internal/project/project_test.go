@@ -134,12 +134,12 @@ scaling:
 
 func TestConfigErrorsNameFileAndLine(t *testing.T) {
 	cases := map[string]string{
-		"app:\n  tag: v1\n  colour: blue\n":                           "generator.yml:3: field colour not found",
-		"app: [\n":                                                       "generator.yml:1: ",
-		"environments:\n  x: {mode: kvm}\n":                              `generator.yml: environments.x.mode "kvm" must be one of docker, containerd, firecracker`,
-		"environments:\n  x: docker\ncurrent_environment: y\n":          `generator.yml: current_environment "y" is not one of the environments (x)`,
-		"app:\n  tag: \"a b\"\n":                                         `generator.yml: app.tag "a b" is not a valid image tag`,
-		"scaling:\n  default_max_capacity: lots\n":                       "generator.yml:2: cannot unmarshal str `lots` into int",
+		"app:\n  tag: v1\n  colour: blue\n":                          "generator.yml:3: field colour not found",
+		"app: [\n":                                                   "generator.yml:1: ",
+		"environments:\n  x: {mode: kvm}\n":                          `generator.yml: environments.x.mode "kvm" must be one of docker, containerd, firecracker`,
+		"environments:\n  x: docker\ncurrent_environment: y\n":       `generator.yml: current_environment "y" is not one of the environments (x)`,
+		"app:\n  tag: \"a b\"\n":                                     `generator.yml: app.tag "a b" is not a valid image tag`,
+		"scaling:\n  default_max_capacity: lots\n":                   "generator.yml:2: cannot unmarshal str `lots` into int",
 		"parameters:\n  A: 1\n  B: true\n  C: x\nenvironments: {}\n": "",
 	}
 	for content, want := range cases {
