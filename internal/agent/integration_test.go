@@ -322,7 +322,7 @@ func runIntegration(t *testing.T, m mode) {
 		Function: "Broken", Project: project, Image: agenttest.ExitImage, MemoryMb: 128,
 	})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "bootstrap failed: boom") ||
-		!strings.Contains(err.Error(), "exited with code 3") {
+		!strings.Contains(err.Error(), "exited before it was ready: exit code 3") {
 		t.Fatalf("EnsureContainer of an exiting worker: %v", err)
 	}
 	t.Logf("%s: readiness failure reads: %v", m.name, err)

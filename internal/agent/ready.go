@@ -14,9 +14,9 @@ type errExited struct{ exit Exit }
 
 func (e errExited) Error() string {
 	if e.exit.Err != nil {
-		return fmt.Sprintf("the container exited before it was ready: %v", e.exit.Err)
+		return fmt.Sprintf("exit code %d (%v)", e.exit.Code, e.exit.Err)
 	}
-	return fmt.Sprintf("the container exited with code %d before it was ready", e.exit.Code)
+	return fmt.Sprintf("exit code %d", e.exit.Code)
 }
 
 var healthzRequest = []byte("GET /healthz HTTP/1.1\r\nHost: worker\r\nUser-Agent: esb-agent\r\nConnection: close\r\n\r\n")
