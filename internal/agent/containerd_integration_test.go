@@ -13,8 +13,8 @@ import (
 
 	"github.com/edgeserverlessbox/esb/internal/agent"
 	"github.com/edgeserverlessbox/esb/internal/agent/agenttest"
-	ctrd "github.com/edgeserverlessbox/esb/internal/agent/containerd"
 	"github.com/edgeserverlessbox/esb/internal/agent/cni"
+	ctrd "github.com/edgeserverlessbox/esb/internal/agent/containerd"
 )
 
 // The tests' own namespace and network, apart from a real agent's.
