@@ -585,8 +585,17 @@ func (s *sandbox) finish(inv *invocation) *result {
 // After it returns the slot is held for good.
 func (s *sandbox) drain(ctx context.Context) {
 	s.mu.Lock()
+	already := s.draining
 	s.draining = true
 	s.mu.Unlock()
+	if already {
+		return
+	}
+	select {
+	case s.slot <- struct{}{}:
+		return
+	default:
+	}
 	select {
 	case s.slot <- struct{}{}:
 		return
