@@ -63,7 +63,6 @@ func runBuild(ctx context.Context, g *Globals, o buildOptions) error {
 // buildImages builds the function images from their plans. This is the seam
 // for the image builder that comes with the compute work: it receives the same
 // plans the Dockerfiles were rendered from, after every build file is written.
-func buildImages(ctx context.Context, g *Globals, proj *project.Project, plans []*image.Plan, o buildOptions) error {
-	_, _, _, _ = ctx, g, proj, o
+func buildImages(_ context.Context, _ *Globals, _ *project.Project, plans []*image.Plan, _ buildOptions) error {
 	return &ExitError{Code: 2, Err: fmt.Errorf("building the %d function image(s) is not available yet in this build of esb (it comes with the compute work); the configuration and Dockerfiles are written, and `esb build --dry-run` stops there", len(plans))}
 }

@@ -71,12 +71,12 @@ func runInit(ctx context.Context, g *Globals, o initOptions) error {
 	if err != nil {
 		return err
 	}
-	tplPath, _, dir, err := project.FindTemplate(project.Options{Template: g.Template, Dir: wd})
+	tplPath, _, _, err := project.FindTemplate(project.Options{Template: g.Template, Dir: wd})
 	if err != nil {
 		return err
 	}
 	// generator.yml goes next to the template.
-	dir = filepath.Dir(tplPath)
+	dir := filepath.Dir(tplPath)
 	display := project.Rel(wd, tplPath)
 	tpl, err := sam.ParseFile(tplPath, display)
 	if err != nil {

@@ -228,6 +228,9 @@ func (c *compiler) setup() error {
 			r.params[p.Name] = scalar(v, 0)
 		}
 		r.paramVia[p.Name] = fmt.Sprintf("parameter %s from %s", p.Name, src)
+		if strings.HasPrefix(p.Type, "AWS::SSM::Parameter::") {
+			c.warnf(p.Line, "", "parameter %s: SSM parameters are not fetched offline; the value %q is used as it is (set the real value in %s)", p.Name, v, c.opts.ParametersSource)
+		}
 		shown := v
 		if p.NoEcho {
 			shown = "****"
@@ -425,7 +428,7 @@ func (c *compiler) checkGlobals() {
 // globalsFunctionDenied are the Function properties SAM refuses in Globals.
 var globalsFunctionDenied = map[string]bool{
 	"Events": true, "FunctionName": true, "InlineCode": true, "Policies": true, "Role": true, "ImageUri": true,
-	"ImageConfig": true, "PackageType": true, "FunctionUrlConfig": false,
+	"ImageConfig": true, "PackageType": true,
 }
 
 // mergeGlobals merges a Globals section into a resource's properties the way

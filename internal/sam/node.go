@@ -238,12 +238,9 @@ func (c *converter) convert(y *yaml.Node, depth int) (*Node, error) {
 		case "!!str", "!!int", "!!float", "!!bool":
 			n = &Node{Kind: KindScalar, Tag: tag, Value: y.Value, Line: y.Line}
 		default:
-			if strings.HasPrefix(tag, "!!") {
-				n = &Node{Kind: KindScalar, Tag: "!!str", Value: y.Value, Line: y.Line}
-			} else {
-				// A short-form function with a scalar argument: the argument is a string.
-				n = &Node{Kind: KindScalar, Tag: "!!str", Value: y.Value, Line: y.Line}
-			}
+			// Other YAML types (!!timestamp, !!binary) and the scalar argument
+			// of a short-form function (!Ref X) are plain strings.
+			n = &Node{Kind: KindScalar, Tag: "!!str", Value: y.Value, Line: y.Line}
 		}
 		return c.wrapTag(y, n)
 	case yaml.SequenceNode:
