@@ -98,7 +98,9 @@ func generateBuild(proj *project.Project, wd string) (*buildOutput, error) {
 	keep := map[string]bool{}
 	for _, p := range plans {
 		path := p.HostPath(p.DockerfilePath)
-		if err := manifest.WriteFileAtomic(path, p.Dockerfile(display), 0o644); err != nil {
+		// Name the template relative to the build context, so the file does
+		// not depend on where esb was run from.
+		if err := manifest.WriteFileAtomic(path, p.Dockerfile(filepath.Base(proj.TemplatePath)), 0o644); err != nil {
 			return out, err
 		}
 		out.written = append(out.written, path)
