@@ -85,6 +85,7 @@ type fakeProc struct {
 func (p *fakeProc) Pid() int              { return 0 }
 func (p *fakeProc) Done() <-chan struct{} { return p.done }
 func (p *fakeProc) ExitReason() string    { return p.reason }
+func (p *fakeProc) PeakRSS() int64        { return 0 }
 func (p *fakeProc) Signal(sig syscall.Signal) {
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
 		p.killed.Store(true)

@@ -98,18 +98,31 @@ func openCgroupMemory(root string) (*os.File, bool) {
 }
 
 // maxUsedMB returns the peak so far in MB (rounded up), reading the cgroup
-// or the given runtime process (pid 0: keep the last figure).
-func (m *memoryMeter) maxUsedMB(pid int) int {
+// or the runtime process: its VmHWM while it runs, the peak RSS its exit
+// status reported after (nil: keep the last figure).
+func (m *memoryMeter) maxUsedMB(p process) int {
 	var cur int64
 	switch {
 	case m.cgroup != nil:
 		n, _ := m.cgroup.ReadAt(m.buf[:64], 0)
 		cur = parseUint(m.buf[:n])
-	case pid > 0:
-		cur = m.processHWM(pid)
+	case p == nil:
+	case isDone(p):
+		cur = p.PeakRSS()
+	case p.Pid() > 0:
+		cur = m.processHWM(p.Pid())
 	}
 	m.maxBytes = max(m.maxBytes, cur)
 	return int((m.maxBytes + (1<<20 - 1)) >> 20)
+}
+
+func isDone(p process) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // processHWM reads VmHWM (kB) from /proc/<pid>/status, keeping the file open

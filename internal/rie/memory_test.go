@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -24,7 +25,7 @@ func TestMemoryMeterCgroupV2(t *testing.T) {
 	writeFile(t, filepath.Join(root, "sys/fs/cgroup/memory.current"), "1\n")
 	m := newMemoryMeter(root, true)
 	defer m.close()
-	if got := m.maxUsedMB(0); got != 50 {
+	if got := m.maxUsedMB(nil); got != 50 {
 		t.Fatalf("v2 peak: %d MB, want 50", got)
 	}
 }
@@ -36,12 +37,12 @@ func TestMemoryMeterCgroupV2CurrentOnly(t *testing.T) {
 	writeFile(t, cur, strconv.Itoa(30<<20)+"\n")
 	m := newMemoryMeter(root, true)
 	defer m.close()
-	if got := m.maxUsedMB(0); got != 30 {
+	if got := m.maxUsedMB(nil); got != 30 {
 		t.Fatalf("%d", got)
 	}
 	// Without memory.peak the meter keeps the highest reading itself.
 	writeFile(t, cur, strconv.Itoa(10<<20)+"\n")
-	if got := m.maxUsedMB(0); got != 30 {
+	if got := m.maxUsedMB(nil); got != 30 {
 		t.Fatalf("peak dropped to %d", got)
 	}
 }
@@ -53,7 +54,7 @@ func TestMemoryMeterCgroupV1(t *testing.T) {
 	writeFile(t, filepath.Join(root, "sys/fs/cgroup/memory/memory.max_usage_in_bytes"), strconv.Itoa(64<<20+1)+"\n")
 	m := newMemoryMeter(root, true)
 	defer m.close()
-	if got := m.maxUsedMB(0); got != 65 {
+	if got := m.maxUsedMB(nil); got != 65 {
 		t.Fatalf("v1: %d MB, want 65 (rounded up)", got)
 	}
 }
@@ -63,16 +64,16 @@ func TestMemoryMeterProcess(t *testing.T) {
 	writeFile(t, filepath.Join(root, "proc/123/status"), "Name:\tpython3\nVmPeak:\t  99999 kB\nVmHWM:\t   20480 kB\nVmRSS:\t 100 kB\n")
 	m := newMemoryMeter(root, false)
 	defer m.close()
-	if got := m.maxUsedMB(123); got != 20 {
+	if got := m.maxUsedMB(pidProc(123)); got != 20 {
 		t.Fatalf("%d MB, want 20", got)
 	}
-	if got := m.maxUsedMB(0); got != 20 {
+	if got := m.maxUsedMB(nil); got != 20 {
 		t.Fatalf("no process: %d, want the last figure", got)
 	}
 	// The real /proc works too.
 	real := newMemoryMeter("/", false)
 	defer real.close()
-	if got := real.maxUsedMB(os.Getpid()); got <= 0 {
+	if got := real.maxUsedMB(pidProc(os.Getpid())); got <= 0 {
 		t.Fatalf("own VmHWM: %d", got)
 	}
 }
@@ -84,3 +85,12 @@ func TestParseUint(t *testing.T) {
 		}
 	}
 }
+
+// pidProc is a running process known by its pid.
+type pidProc int
+
+func (p pidProc) Pid() int                  { return int(p) }
+func (p pidProc) Done() <-chan struct{}     { return nil }
+func (p pidProc) ExitReason() string        { return "" }
+func (p pidProc) Signal(sig syscall.Signal) {}
+func (p pidProc) PeakRSS() int64            { return 0 }

@@ -24,6 +24,9 @@ type process interface {
 	ExitReason() string
 	// Signal sends sig to the runtime's whole process group.
 	Signal(sig syscall.Signal)
+	// PeakRSS is the process's peak resident set in bytes, from its exit
+	// status (0 before Done or when unknown).
+	PeakRSS() int64
 }
 
 // spawner starts runtime processes.
@@ -95,11 +98,12 @@ func (e *execSpawner) spawn() (process, error) {
 		go func() {
 			st, err := cmd.Process.Wait()
 			if err != nil {
-				p.exited(0, err.Error())
+				p.exited(0, nil, err.Error())
 				return
 			}
 			ws, _ := st.Sys().(syscall.WaitStatus)
-			p.exited(ws, "")
+			ru, _ := st.SysUsage().(*syscall.Rusage)
+			p.exited(ws, ru, "")
 		}()
 	} else {
 		// The reaper waits; release the pidfd os.StartProcess may hold.
@@ -113,14 +117,16 @@ func (e *execSpawner) spawn() (process, error) {
 
 // execProcess is a child started by execSpawner.
 type execProcess struct {
-	pid    int
-	done   chan struct{}
-	reason string
+	pid     int
+	done    chan struct{}
+	reason  string
+	peakRSS int64
 }
 
 func (p *execProcess) Pid() int              { return p.pid }
 func (p *execProcess) Done() <-chan struct{} { return p.done }
 func (p *execProcess) ExitReason() string    { return p.reason }
+func (p *execProcess) PeakRSS() int64        { return p.peakRSS }
 
 func (p *execProcess) Signal(sig syscall.Signal) {
 	if p.pid > 0 {
@@ -128,12 +134,15 @@ func (p *execProcess) Signal(sig syscall.Signal) {
 	}
 }
 
-// exited records the wait status; override, when set, replaces the
-// description.
-func (p *execProcess) exited(ws syscall.WaitStatus, override string) {
+// exited records the wait status and resource usage; override, when set,
+// replaces the description.
+func (p *execProcess) exited(ws syscall.WaitStatus, ru *syscall.Rusage, override string) {
 	p.reason = override
 	if override == "" {
 		p.reason = describeWaitStatus(ws)
+	}
+	if ru != nil {
+		p.peakRSS = ru.Maxrss << 10 // Linux reports kilobytes
 	}
 	close(p.done)
 }
@@ -156,7 +165,7 @@ func describeWaitStatus(ws syscall.WaitStatus) string {
 // status; the rest are just reaped.
 type reaper struct {
 	mu      sync.Mutex
-	waiters map[int]func(syscall.WaitStatus, string)
+	waiters map[int]func(syscall.WaitStatus, *syscall.Rusage, string)
 }
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
@@ -170,7 +179,7 @@ func newReaper(subreaper bool) (*reaper, error) {
 			return nil, fmt.Errorf("set child subreaper: %w", errno)
 		}
 	}
-	return &reaper{waiters: make(map[int]func(syscall.WaitStatus, string))}, nil
+	return &reaper{waiters: make(map[int]func(syscall.WaitStatus, *syscall.Rusage, string))}, nil
 }
 
 // run reaps on every SIGCHLD (and once a second, in case a signal was
@@ -196,7 +205,7 @@ func (r *reaper) run(ctx context.Context) {
 // start starts cmd and registers notify for its exit. The registration
 // happens under the same lock reap takes before dispatching, so an exit
 // that is reaped before Start returns is still delivered.
-func (r *reaper) start(cmd *exec.Cmd, notify func(syscall.WaitStatus, string)) error {
+func (r *reaper) start(cmd *exec.Cmd, notify func(syscall.WaitStatus, *syscall.Rusage, string)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := cmd.Start(); err != nil {
@@ -209,7 +218,8 @@ func (r *reaper) start(cmd *exec.Cmd, notify func(syscall.WaitStatus, string)) e
 func (r *reaper) reap() {
 	for {
 		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
@@ -221,7 +231,7 @@ func (r *reaper) reap() {
 		delete(r.waiters, pid)
 		r.mu.Unlock()
 		if notify != nil {
-			notify(ws, "")
+			notify(ws, &ru, "")
 		}
 	}
 }

@@ -94,6 +94,7 @@ type invocation struct {
 	timer       *time.Timer
 	phase       invPhase
 	startLogged bool
+	finished    bool           // END and REPORT are out
 	sending     sync.WaitGroup // /next is writing req.payload
 	done        chan struct{}
 	res         result
@@ -146,6 +147,9 @@ type sandbox struct {
 	current  *invocation // delivered, runtime not yet back in /next
 	initErr  *initFailure
 	draining bool
+	// restartAfter: the runtime died with this invoke (timeout or crash);
+	// the next one starts once the invoke's END and REPORT are out.
+	restartAfter *invocation
 }
 
 func newSandbox(cfg *Config, logs *LogSink, log *slog.Logger, sp spawner, mem *memoryMeter, runtimeID string) *sandbox {
@@ -490,12 +494,14 @@ func (s *sandbox) watch(gen *generation) {
 	s.gen = nil
 	gen.initTimer.Stop()
 	restart := false
+	var diedWith *invocation // the invoke the runtime died with, if any
 	switch s.m.state {
 	case StateInit:
 		s.initFailedLocked(&initFailure{errorType: "Runtime.ExitError", message: exitMessage(reason)}, gen.started)
 	case StateInvoking:
 		_ = s.m.crash()
 		inv := s.current
+		diedWith = inv
 		s.current = nil
 		inv.timer.Stop()
 		s.logs.platformFor(inv.req.requestID, inv.req.traceID, typeError, "error",
@@ -509,6 +515,7 @@ func (s *sandbox) watch(gen *generation) {
 		_ = s.m.exited()
 		restart = true
 	case StateTimeout:
+		diedWith = s.current
 		s.current = nil
 		_ = s.m.exited()
 		restart = true
@@ -533,7 +540,13 @@ func (s *sandbox) watch(gen *generation) {
 		return
 	}
 	// After a timeout or crash AWS starts a fresh runtime for the next
-	// invoke; starting it now overlaps its init with the caller's think time.
+	// invoke; starting it early overlaps its init with the caller's think
+	// time. A queued invoke needs it now; otherwise wait for the dead
+	// invoke's END and REPORT, so INIT_START follows them in the log.
+	if s.pending == nil && diedWith != nil && !diedWith.finished {
+		s.restartAfter = diedWith
+		return
+	}
 	s.startLocked()
 }
 
@@ -554,11 +567,11 @@ func (s *sandbox) finish(inv *invocation) *result {
 		inv.startLogged = true
 		s.logs.beginInvoke(inv.req.requestID, inv.req.traceID, s.cfg.FunctionVersion, inv.tail)
 	}
-	pid := 0
-	if s.gen != nil && inv.gen == s.gen {
-		pid = s.gen.proc.Pid()
+	var proc process
+	if inv.gen != nil {
+		proc = inv.gen.proc
 	}
-	maxMB := s.mem.maxUsedMB(pid)
+	maxMB := s.mem.maxUsedMB(proc)
 	s.mu.Unlock()
 
 	rep := reportLine{
@@ -578,6 +591,16 @@ func (s *sandbox) finish(inv *invocation) *result {
 	if inv.tail != nil {
 		res.logTail = inv.tail.bytes()
 	}
+
+	s.mu.Lock()
+	inv.finished = true
+	if s.restartAfter == inv {
+		s.restartAfter = nil
+		if s.m.state == StateIdle && !s.draining {
+			s.startLocked()
+		}
+	}
+	s.mu.Unlock()
 	return &res
 }
 

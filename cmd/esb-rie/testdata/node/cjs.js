@@ -1,0 +1,1 @@
+exports.nested = { handler: async (event) => ({ cjs: true, event }) };

@@ -1,0 +1,2 @@
+def other(event, context):
+    return 1

@@ -1,0 +1,2 @@
+import os
+os.environ["ESB_CHAINED_SITECUSTOMIZE"] = "ran"
