@@ -159,9 +159,9 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			l.buf = append(l.buf, p...)
-			if len(l.buf) >= maxLineBytes {
-				l.log.line(l.stream, l.buf)
-				l.buf = l.buf[:0]
+			for len(l.buf) >= maxLineBytes {
+				l.log.line(l.stream, l.buf[:maxLineBytes])
+				l.buf = l.buf[:copy(l.buf, l.buf[maxLineBytes:])]
 			}
 			break
 		}

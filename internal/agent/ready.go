@@ -41,7 +41,9 @@ func waitReady(ctx context.Context, addr string, exited <-chan Exit) error {
 		if ok {
 			return nil
 		}
-		lastErr = err
+		if ctx.Err() == nil || lastErr == nil {
+			lastErr = err // an attempt cut short by the deadline says nothing new
+		}
 		timer.Reset(backoff)
 		select {
 		case e := <-exited:
