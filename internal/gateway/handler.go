@@ -88,8 +88,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	g.metrics.requests.WithLabelValues(rq.kind, statusText(code)).Inc()
-	g.metrics.reqDuration.WithLabelValues(rq.kind).Observe(d.Seconds())
+	g.metrics.request(rq.kind, code, d.Seconds())
 	if g.cfg.AccessLog {
 		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("type", "access"),
@@ -111,20 +110,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cap(rq.event) <= 1<<20 {
 		requestPool.Put(rq)
 	}
-}
-
-var statusTexts = func() (t [600]string) {
-	for i := range t {
-		t[i] = strconv.Itoa(i)
-	}
-	return t
-}()
-
-func statusText(code int) string {
-	if code >= 0 && code < len(statusTexts) {
-		return statusTexts[code]
-	}
-	return strconv.Itoa(code)
 }
 
 func clientIP(r *http.Request) string {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,29 @@ type metrics struct {
 
 	mu    sync.Mutex
 	perFn map[string]*fnMetrics
+
+	reqCount sync.Map // requestKey → prometheus.Counter
+	reqObs   sync.Map // kind → prometheus.Observer
+}
+
+type requestKey struct {
+	kind string
+	code int
+}
+
+// request counts one HTTP request (cached children: no label hashing per request).
+func (m *metrics) request(kind string, code int, d float64) {
+	k := requestKey{kind, code}
+	c, ok := m.reqCount.Load(k)
+	if !ok {
+		c, _ = m.reqCount.LoadOrStore(k, m.requests.WithLabelValues(kind, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+	o, ok := m.reqObs.Load(kind)
+	if !ok {
+		o, _ = m.reqObs.LoadOrStore(kind, m.reqDuration.WithLabelValues(kind))
+	}
+	o.(prometheus.Observer).Observe(d)
 }
 
 // fnMetrics caches the labelled children of one function, so the hot path

@@ -93,6 +93,7 @@ type fakeAgent struct {
 	failEnsure error
 	gate       chan struct{} // when set, EnsureContainer waits for a value
 	listErr    error
+	noPause    bool
 }
 
 func newFakeAgent(c *fakeClock) *fakeAgent {
@@ -159,6 +160,10 @@ func (a *fakeAgent) ListContainers(_ context.Context, in *agentv1.ListContainers
 func (a *fakeAgent) PauseContainer(_ context.Context, in *agentv1.PauseContainerRequest, _ ...grpc.CallOption) (*agentv1.PauseContainerResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.noPause {
+		a.pauses++
+		return nil, status.Error(codes.Unimplemented, "pause is not supported by docker mode")
+	}
 	a.paused[in.Id] = true
 	a.pauses++
 	return &agentv1.PauseContainerResponse{}, nil

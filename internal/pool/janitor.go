@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 )
 
@@ -111,7 +114,7 @@ func (p *Pool) scaleDown() {
 // pauseIdle freezes workers idle for PauseIdle. A worker being paused is out
 // of the idle list, so nobody invokes it mid-pause; a later Acquire resumes it.
 func (p *Pool) pauseIdle(ctx context.Context) {
-	if p.m.cfg.PauseIdle <= 0 {
+	if p.m.cfg.PauseIdle <= 0 || p.m.pauseUnsupported.Load() {
 		return
 	}
 	now := p.m.cfg.Clock.Now()
@@ -136,7 +139,13 @@ func (p *Pool) pauseIdle(ctx context.Context) {
 		p.mu.Lock()
 		p.pausing--
 		if err != nil {
-			p.m.log.Warn("pause worker", "function", w.Function, "container", w.ID, "err", err)
+			if st, ok := status.FromError(err); ok && st.Code() == codes.Unimplemented {
+				if !p.m.pauseUnsupported.Swap(true) {
+					p.m.log.Warn("the agent's container runtime cannot pause workers; ENABLE_CONTAINER_PAUSE has no effect", "err", st.Message())
+				}
+			} else {
+				p.m.log.Warn("pause worker", "function", w.Function, "container", w.ID, "err", err)
+			}
 		} else {
 			w.paused = true
 		}

@@ -166,7 +166,8 @@ type Manager struct {
 	pools  map[string]*Pool
 	closed bool
 
-	destroying inflight
+	destroying       inflight
+	pauseUnsupported atomic.Bool
 }
 
 // inflight counts background destroys; unlike sync.WaitGroup it may be waited

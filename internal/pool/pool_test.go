@@ -408,3 +408,21 @@ func TestShutdownGraceExpires(t *testing.T) {
 	}
 	eventually(t, "busy worker destroyed anyway", func() bool { return ag.liveCount() == 0 })
 }
+
+func TestPauseUnsupportedStopsTrying(t *testing.T) {
+	m, p, ag, clk := setup(t, 1, 0, func(c *Config) { c.PauseIdle = 30 * time.Second })
+	ag.noPause = true
+	ctx := context.Background()
+	w, _, _ := p.Acquire(ctx)
+	p.Release(w, true)
+	for range 3 {
+		clk.Advance(31 * time.Second)
+		m.Tick(ctx)
+	}
+	if ag.pauses != 1 {
+		t.Errorf("pause tried %d times on a runtime without pause, want 1", ag.pauses)
+	}
+	if w2, cold, err := p.Acquire(ctx); err != nil || cold || w2 != w {
+		t.Errorf("worker unusable after a failed pause: %v %v", cold, err)
+	}
+}

@@ -55,96 +55,178 @@ func Map(out []byte, o MapOptions) (Response, error) {
 	return MapV1(out, o)
 }
 
-type v1Output struct {
-	StatusCode        json.RawMessage              `json:"statusCode"`
-	Headers           map[string]json.RawMessage   `json:"headers"`
-	MultiValueHeaders map[string][]json.RawMessage `json:"multiValueHeaders"`
-	Body              json.RawMessage              `json:"body"`
-	IsBase64Encoded   json.RawMessage              `json:"isBase64Encoded"`
-	Cookies           json.RawMessage              `json:"cookies"`
+// proxyOutput is the raw members of a proxy response.
+type proxyOutput struct {
+	statusCode, headers, multiValueHeaders, body, isBase64Encoded, cookies []byte
+	unknown                                                               string
+}
+
+func parseOutput(out []byte) (proxyOutput, error) {
+	var o proxyOutput
+	err := eachMember(out, func(key, val []byte) error {
+		switch string(key) {
+		case `"statusCode"`:
+			o.statusCode = val
+		case `"headers"`:
+			o.headers = val
+		case `"multiValueHeaders"`:
+			o.multiValueHeaders = val
+		case `"body"`:
+			o.body = val
+		case `"isBase64Encoded"`:
+			o.isBase64Encoded = val
+		case `"cookies"`:
+			o.cookies = val
+		default:
+			if o.unknown == "" {
+				o.unknown = string(key)
+			}
+		}
+		return nil
+	})
+	return o, err
+}
+
+func isNull(v []byte) bool { return len(v) == 0 || string(v) == "null" }
+
+// appendHeaders adds the members of a headers object.
+func appendHeaders(dst []Header, raw []byte, skip func(name, value string) bool) ([]Header, error) {
+	if isNull(raw) {
+		return dst, nil
+	}
+	err := eachMember(raw, func(key, val []byte) error {
+		name, err := unquote(key)
+		if err != nil {
+			return err
+		}
+		v, ok, err := headerValue(val)
+		if err != nil {
+			return fmt.Errorf("headers.%s: %v", name, err)
+		}
+		if ok && (skip == nil || !skip(name, v)) {
+			dst = append(dst, Header{name, v})
+		}
+		return nil
+	})
+	if err == errNotObject {
+		return dst, fmt.Errorf("headers must be an object")
+	}
+	return dst, err
+}
+
+// multiHeaders reads a multiValueHeaders object.
+func multiHeaders(raw []byte) ([]Header, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var out []Header
+	err := eachMember(raw, func(key, val []byte) error {
+		name, err := unquote(key)
+		if err != nil {
+			return err
+		}
+		if isNull(val) {
+			return nil
+		}
+		if val[0] != '[' {
+			return fmt.Errorf("multiValueHeaders.%s must be an array", name)
+		}
+		return eachElement(val, func(el []byte) error {
+			v, ok, err := headerValue(el)
+			if err != nil {
+				return fmt.Errorf("multiValueHeaders.%s: %v", name, err)
+			}
+			if ok {
+				out = append(out, Header{name, v})
+			}
+			return nil
+		})
+	})
+	if err == errNotObject {
+		return nil, fmt.Errorf("multiValueHeaders must be an object")
+	}
+	return out, err
 }
 
 // MapV1 maps a payload 1.0 response. REST APIs reject unknown keys; HTTP APIs
 // with payload 1.0 ignore them.
 func MapV1(out []byte, o MapOptions) (Response, error) {
-	var v v1Output
-	dec := json.NewDecoder(bytes.NewReader(out))
+	if !json.Valid(out) {
+		return Response{}, malformed("output is not JSON")
+	}
+	v, err := parseOutput(out)
+	if err != nil {
+		return Response{}, malformed("output is not a JSON object")
+	}
 	if o.API != "http" {
-		dec.DisallowUnknownFields()
+		if v.unknown != "" {
+			return Response{}, malformed("unknown field %s", v.unknown)
+		}
+		if v.cookies != nil {
+			return Response{}, malformed(`unknown field "cookies"`)
+		}
 	}
-	if err := dec.Decode(&v); err != nil {
-		return Response{}, malformed("%v", err)
-	}
-	if dec.More() {
-		return Response{}, malformed("trailing data after the JSON object")
-	}
-	if o.API != "http" && v.Cookies != nil {
-		return Response{}, malformed(`unknown field "cookies"`)
-	}
-	status, err := statusCode(v.StatusCode)
+	status, err := statusCode(v.statusCode)
 	if err != nil {
 		return Response{}, err
 	}
 	resp := Response{StatusCode: status}
-	// headers, then multiValueHeaders; a name/value pair present in both appears once.
-	for _, k := range sortedKeys(v.Headers) {
-		s, ok, err := headerValue(v.Headers[k])
-		if err != nil {
-			return Response{}, malformed("headers.%s: %v", k, err)
-		}
-		if !ok {
-			continue
-		}
-		if inMulti(v.MultiValueHeaders, k, s) {
-			continue
-		}
-		resp.Headers = append(resp.Headers, Header{k, s})
-	}
-	for _, k := range sortedKeys(v.MultiValueHeaders) {
-		for _, raw := range v.MultiValueHeaders[k] {
-			s, ok, err := headerValue(raw)
-			if err != nil {
-				return Response{}, malformed("multiValueHeaders.%s: %v", k, err)
-			}
-			if ok {
-				resp.Headers = append(resp.Headers, Header{k, s})
-			}
-		}
-	}
-	body, err := bodyString(v.Body)
+	multi, err := multiHeaders(v.multiValueHeaders)
 	if err != nil {
-		return Response{}, err
+		return Response{}, malformed("%v", err)
 	}
-	b64, err := boolValue(v.IsBase64Encoded)
+	// headers, then multiValueHeaders; a name/value pair present in both appears once.
+	resp.Headers, err = appendHeaders(make([]Header, 0, 4+len(multi)), v.headers, func(name, value string) bool {
+		for _, m := range multi {
+			if m.Value == value && strings.EqualFold(m.Name, name) {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return Response{}, malformed("%v", err)
+	}
+	resp.Headers = append(resp.Headers, multi...)
+	return finish(resp, v, o)
+}
+
+// finish decodes the body and adds the default Content-Type.
+func finish(resp Response, v proxyOutput, o MapOptions) (Response, error) {
+	b64, err := boolValue(v.isBase64Encoded)
 	if err != nil {
 		return Response{}, malformed("isBase64Encoded: %v", err)
+	}
+	if !isNull(v.body) && v.body[0] != '"' {
+		return Response{}, malformed("body must be a string")
 	}
 	ct := headerGet(resp.Headers, "Content-Type")
 	if ct == "" {
 		resp.Headers = append(resp.Headers, Header{"Content-Type", "application/json"})
 	}
+	var body []byte
+	if !isNull(v.body) {
+		if body, err = unquoteBytes(v.body); err != nil {
+			return Response{}, malformed("body: %v", err)
+		}
+	}
 	decode := b64
-	if b64 && o.API != "http" && len(o.BinaryMediaTypes) > 0 {
+	if b64 && o.PayloadFormat != "2.0" && o.API != "http" && len(o.BinaryMediaTypes) > 0 {
 		accept := firstAccept(o.Accept)
 		decode = MediaTypeMatches(accept, o.BinaryMediaTypes) || MediaTypeMatches(ct, o.BinaryMediaTypes)
 	}
 	if decode {
-		resp.Body, err = base64.StdEncoding.DecodeString(body)
+		n, err := base64.StdEncoding.Decode(body, body)
 		if err != nil {
 			return Response{}, fmt.Errorf("%w: %v", ErrBodyDecode, err)
 		}
-	} else {
-		resp.Body = []byte(body)
+		body = body[:n]
 	}
+	if body == nil {
+		body = []byte{}
+	}
+	resp.Body = body
 	return resp, nil
-}
-
-type v2Output struct {
-	StatusCode      json.RawMessage            `json:"statusCode"`
-	Headers         map[string]json.RawMessage `json:"headers"`
-	Body            json.RawMessage            `json:"body"`
-	IsBase64Encoded json.RawMessage            `json:"isBase64Encoded"`
-	Cookies         []json.RawMessage          `json:"cookies"`
 }
 
 // MapV2 maps a payload 2.0 response, including API Gateway's inference: valid
@@ -156,64 +238,46 @@ func MapV2(out []byte) (Response, error) {
 		return Response{}, malformed("output is not JSON")
 	}
 	inferred := Response{StatusCode: 200, Headers: []Header{{"Content-Type", "application/json"}}, Body: trimmed}
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	if trimmed[0] != '{' {
 		return inferred, nil
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &probe); err != nil {
+	v, err := parseOutput(trimmed)
+	if err != nil {
 		return Response{}, malformed("%v", err)
 	}
-	if _, ok := probe["statusCode"]; !ok {
+	if v.statusCode == nil {
 		return inferred, nil
 	}
-	var v v2Output
-	if err := json.Unmarshal(trimmed, &v); err != nil {
-		return Response{}, malformed("%v", err)
-	}
-	status, err := statusCode(v.StatusCode)
+	status, err := statusCode(v.statusCode)
 	if err != nil {
 		return Response{}, err
 	}
 	resp := Response{StatusCode: status}
-	for _, k := range sortedKeys(v.Headers) {
-		s, ok, err := headerValue(v.Headers[k])
+	if resp.Headers, err = appendHeaders(nil, v.headers, nil); err != nil {
+		return Response{}, malformed("%v", err)
+	}
+	if !isNull(v.cookies) {
+		if v.cookies[0] != '[' {
+			return Response{}, malformed("cookies must be an array")
+		}
+		i := 0
+		err := eachElement(v.cookies, func(el []byte) error {
+			c, err := unquote(el)
+			if err != nil {
+				return fmt.Errorf("cookies[%d]: not a string", i)
+			}
+			i++
+			resp.Headers = append(resp.Headers, Header{"Set-Cookie", c})
+			return nil
+		})
 		if err != nil {
-			return Response{}, malformed("headers.%s: %v", k, err)
-		}
-		if ok {
-			resp.Headers = append(resp.Headers, Header{k, s})
+			return Response{}, malformed("%v", err)
 		}
 	}
-	for i, raw := range v.Cookies {
-		var c string
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return Response{}, malformed("cookies[%d]: not a string", i)
-		}
-		resp.Headers = append(resp.Headers, Header{"Set-Cookie", c})
-	}
-	body, err := bodyString(v.Body)
-	if err != nil {
-		return Response{}, err
-	}
-	b64, err := boolValue(v.IsBase64Encoded)
-	if err != nil {
-		return Response{}, malformed("isBase64Encoded: %v", err)
-	}
-	if headerGet(resp.Headers, "Content-Type") == "" {
-		resp.Headers = append(resp.Headers, Header{"Content-Type", "application/json"})
-	}
-	if b64 {
-		resp.Body, err = base64.StdEncoding.DecodeString(body)
-		if err != nil {
-			return Response{}, fmt.Errorf("%w: %v", ErrBodyDecode, err)
-		}
-	} else {
-		resp.Body = []byte(body)
-	}
-	return resp, nil
+	return finish(resp, v, MapOptions{API: "http", PayloadFormat: "2.0"})
 }
 
-func statusCode(raw json.RawMessage) (int, error) {
+func statusCode(raw []byte) (int, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, malformed("statusCode is missing")
 	}
@@ -235,14 +299,14 @@ func statusCode(raw json.RawMessage) (int, error) {
 
 // headerValue renders a header value: strings as they are, numbers and
 // booleans as their JSON text; null is skipped.
-func headerValue(raw json.RawMessage) (string, bool, error) {
+func headerValue(raw []byte) (string, bool, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", false, nil
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return "", false, err
 		}
 		return s, true, nil
@@ -253,21 +317,8 @@ func headerValue(raw json.RawMessage) (string, bool, error) {
 	}
 }
 
-func bodyString(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	if raw[0] != '"' {
-		return "", malformed("body must be a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", malformed("body: %v", err)
-	}
-	return s, nil
-}
 
-func boolValue(raw json.RawMessage) (bool, error) {
+func boolValue(raw []byte) (bool, error) {
 	switch string(raw) {
 	case "", "null", "false", `"false"`:
 		return false, nil
@@ -277,19 +328,6 @@ func boolValue(raw json.RawMessage) (bool, error) {
 	return false, fmt.Errorf("must be a boolean, got %s", raw)
 }
 
-func inMulti(m map[string][]json.RawMessage, k, v string) bool {
-	for mk, vs := range m {
-		if !strings.EqualFold(mk, k) {
-			continue
-		}
-		for _, raw := range vs {
-			if s, ok, _ := headerValue(raw); ok && s == v {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 func headerGet(hs []Header, name string) string {
 	for _, h := range hs {
@@ -307,19 +345,3 @@ func firstAccept(accept string) string {
 	return strings.TrimSpace(accept)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// small maps: insertion sort keeps this cheap
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}

@@ -36,7 +36,7 @@ func TestMapV1(t *testing.T) {
 			name: "string status and scalar header values",
 			out:  `{"statusCode": "404", "headers": {"X-Count": 3, "X-Ok": true, "Content-Type": "text/plain"}, "body": "nf"}`,
 			o:    rest,
-			want: Response{404, hdrs("Content-Type", "text/plain", "X-Count", "3", "X-Ok", "true"), []byte("nf")},
+			want: Response{404, hdrs("X-Count", "3", "X-Ok", "true", "Content-Type", "text/plain"), []byte("nf")},
 		},
 		{
 			name: "cookies via multiValueHeaders",
