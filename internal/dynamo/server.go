@@ -183,6 +183,21 @@ var operations = map[string]handlerFunc{
 	"DescribeEndpoints":  (*Server).describeEndpoints,
 }
 
+// unsupported are DynamoDB operations esb answers with UnknownOperationException
+// and a message naming them, so users see what is missing.
+var unsupported = map[string]bool{
+	"ExecuteStatement": true, "BatchExecuteStatement": true, "ExecuteTransaction": true,
+	"CreateBackup": true, "DeleteBackup": true, "DescribeBackup": true, "ListBackups": true, "RestoreTableFromBackup": true,
+	"RestoreTableToPointInTime": true, "DescribeContinuousBackups": true, "UpdateContinuousBackups": true,
+	"CreateGlobalTable": true, "UpdateGlobalTable": true, "DescribeGlobalTable": true, "ListGlobalTables": true,
+	"DescribeGlobalTableSettings": true, "UpdateGlobalTableSettings": true, "UpdateTableReplicaAutoScaling": true,
+	"DescribeTableReplicaAutoScaling": true, "ExportTableToPointInTime": true, "DescribeExport": true, "ListExports": true,
+	"ImportTable": true, "DescribeImport": true, "ListImports": true, "DescribeKinesisStreamingDestination": true,
+	"EnableKinesisStreamingDestination": true, "DisableKinesisStreamingDestination": true, "UpdateKinesisStreamingDestination": true,
+	"DescribeContributorInsights": true, "ListContributorInsights": true, "UpdateContributorInsights": true,
+	"GetResourcePolicy": true, "PutResourcePolicy": true, "DeleteResourcePolicy": true,
+}
+
 // ServeHTTP implements the DynamoDB JSON 1.0 protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := s.requestID()
@@ -224,7 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	fn := operations[op]
 	if !ok || fn == nil {
-		s.writeError(w, &APIError{Status: http.StatusBadRequest, Type: prefixService + "UnknownOperationException"})
+		e := &APIError{Status: http.StatusBadRequest, Type: prefixService + "UnknownOperationException"}
+		if unsupported[op] {
+			e.Message = "esb dynamodb does not support " + op + " (see docs/dynamodb.md)"
+		}
+		s.writeError(w, e)
 		return
 	}
 	out, err := fn(s, r.Context(), body, make([]byte, 0, 256))
