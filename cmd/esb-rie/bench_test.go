@@ -58,7 +58,7 @@ func startEchoServer(b *testing.B) string {
 // request with a plain loopback HTTP echo server, and reports both medians,
 // their ratio and the difference: esb-rie's per-invoke overhead.
 func BenchmarkInvokeOverhead(b *testing.B) {
-	r := startRIE(b, rieOptions{args: []string{gofnBin}, dir: b.TempDir()})
+	r := startRIE(b, rieOptions{args: []string{gofnBin}, dir: b.TempDir(), quiet: true})
 	echoURL := startEchoServer(b)
 	invokeURL := r.url + "/2015-03-31/functions/function/invocations"
 	payload := []byte(`{"path":"/orders/42","httpMethod":"GET","headers":{"accept":"application/json"},"body":null}`)

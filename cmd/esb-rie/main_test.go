@@ -115,6 +115,9 @@ type rieOptions struct {
 	args []string // esb-rie's arguments after --listen
 	env  []string // added to a minimal environment
 	dir  string   // LAMBDA_TASK_ROOT
+	// quiet sends esb-rie's stdout to /dev/null (the benchmark: reading it
+	// would put the test process in the measured path).
+	quiet bool
 }
 
 func freeAddr(t testing.TB) string {
@@ -145,6 +148,9 @@ func startRIE(t testing.TB, o rieOptions) *rieProc {
 	r := &rieProc{t: t, cmd: cmd, url: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{}),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+	if o.quiet {
+		cmd.Stdout = nil
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
