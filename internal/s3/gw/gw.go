@@ -112,7 +112,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	opts := posix.PosixOpts{VersioningDir: versions, CopyObjectThreshold: MaxCopySize}
+	// One gateway per process, so conditional writes need no lock file
+	// shared with other processes (saves an open and a flock per PUT).
+	opts := posix.PosixOpts{VersioningDir: versions, CopyObjectThreshold: MaxCopySize, ForceNoObjLockFile: true}
 	var store meta.MetadataStorer = meta.XattrMeta{}
 	if err := (meta.XattrMeta{}).Test(root); err != nil {
 		side := filepath.Join(dataDir, sidecarDir)
