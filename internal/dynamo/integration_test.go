@@ -308,3 +308,19 @@ func TestIntegrationAWSCLI(t *testing.T) {
 	}
 	run("", "delete-table", "--table-name", "cli-table")
 }
+
+// TestIntegrationBoto3 runs a boto3 script (Debian's python3-boto3) against the
+// real `esb dynamodb`, SigV4 on.
+func TestIntegrationBoto3(t *testing.T) {
+	needE2E(t)
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import boto3").Run(); err != nil {
+		t.Fatalf("%s with boto3 is needed (apt-get install python3-boto3): %v", py, err)
+	}
+	addr := freePort(t)
+	startDaemon(t, t.TempDir(), addr, "--credentials", "AKIDPY:pysecret")
+	out, err := exec.Command(py, "testdata/boto3_smoke.py", "http://"+addr, "AKIDPY", "pysecret").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+}
