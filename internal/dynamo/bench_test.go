@@ -1,6 +1,8 @@
 package dynamo_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -98,4 +100,55 @@ func BenchmarkPutItemDurable(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Raw benchmarks use a minimal JSON-over-HTTP client so the server's own cost
+// shows: BenchmarkRawBaseline is a trivial handler, BenchmarkRawGetItem esb.
+func rawPost(b *testing.B, hc *http.Client, url, target string, body []byte) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+target)
+	resp, err := hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func BenchmarkRawBaseline(b *testing.B) {
+	resp := []byte(`{"Item":{"pk":{"S":"k1"},"payload":{"S":"` + strings.Repeat("p", 160) + `"}}}`)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = w.Write(resp)
+	}))
+	defer ts.Close()
+	body := []byte(`{"TableName":"bench","Key":{"pk":{"S":"k1"}}}`)
+	hc := &http.Client{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rawPost(b, hc, ts.URL, "GetItem", body)
+	}
+}
+
+func BenchmarkRawGetItem(b *testing.B) {
+	srv := startServer(b, dynamo.Config{NoSync: true})
+	c := newClient(srv.URL(), "AKID", "secret", "us-east-1")
+	tg := &target{url: srv.URL(), client: c, srv: srv}
+	name := tg.hashTable(b)
+	if _, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: item{"pk": s("k1"), "payload": s(strings.Repeat("p", 160))}}); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"TableName":"` + name + `","Key":{"pk":{"S":"k1"}}}`)
+	hc := &http.Client{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rawPost(b, hc, srv.URL(), "GetItem", body)
+	}
 }

@@ -928,3 +928,106 @@ func TestConformanceTTL(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestConformanceIndexMaintenance checks that GSI entries follow item updates
+// and deletes, that GSIs are sparse, and that index key types are enforced.
+func TestConformanceIndexMaintenance(t *testing.T) {
+	tg := newTarget(t)
+	c := tg.client
+	name := tg.table(t, &dynamodb.CreateTableInput{
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("status"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("at"), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String("byStatus"),
+			KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("status"), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("at"), KeyType: types.KeyTypeRange}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	})
+	count := func(status string) int32 {
+		t.Helper()
+		q, err := c.Query(bg, &dynamodb.QueryInput{TableName: &name, IndexName: aws.String("byStatus"),
+			KeyConditionExpression: aws.String("#s = :s"), ExpressionAttributeNames: map[string]string{"#s": "status"},
+			ExpressionAttributeValues: item{":s": s(status)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Count
+	}
+	for i := 0; i < 4; i++ {
+		it := item{"pk": s("o" + strconv.Itoa(i)), "status": s("open"), "at": n(strconv.Itoa(i))}
+		if i == 3 {
+			delete(it, "at") // sparse: not in the index
+		}
+		if _, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count("open"); got != 3 {
+		t.Fatalf("open = %d; want 3 (sparse item excluded)", got)
+	}
+	if _, err := c.UpdateItem(bg, &dynamodb.UpdateItemInput{TableName: &name, Key: item{"pk": s("o0")},
+		UpdateExpression: aws.String("SET #s = :c"), ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: item{":c": s("closed")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteItem(bg, &dynamodb.DeleteItemInput{TableName: &name, Key: item{"pk": s("o1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateItem(bg, &dynamodb.UpdateItemInput{TableName: &name, Key: item{"pk": s("o2")},
+		UpdateExpression: aws.String("REMOVE #a"), ExpressionAttributeNames: map[string]string{"#a": "at"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("open"); got != 0 {
+		t.Fatalf("open = %d after update/delete/remove; want 0", got)
+	}
+	if got := count("closed"); got != 1 {
+		t.Fatalf("closed = %d; want 1", got)
+	}
+	_, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: item{"pk": s("x"), "status": n("1")}})
+	wantAPIError(t, err, "ValidationException", "Type mismatch for Index Key status Expected: S Actual: N IndexName: byStatus")
+	_, err = c.Query(bg, &dynamodb.QueryInput{TableName: &name, IndexName: aws.String("byStatus"), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("#s = :s"), ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: item{":s": s("open")}})
+	wantAPIError(t, err, "ValidationException", "Consistent reads are not supported on global secondary indexes")
+}
+
+// TestConformanceBatchGetUnprocessed: a BatchGetItem answer stops at 16 MB and
+// returns the rest as UnprocessedKeys.
+func TestConformanceBatchGetUnprocessed(t *testing.T) {
+	tg := newTarget(t)
+	c := tg.client
+	name := tg.hashTable(t)
+	data := strings.Repeat("d", 390*1024)
+	var keys []item
+	for i := 0; i < 50; i++ {
+		k := item{"pk": s("big" + strconv.Itoa(i))}
+		keys = append(keys, k)
+		if _, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: item{"pk": k["pk"], "d": s(data)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	req := map[string]types.KeysAndAttributes{name: {Keys: keys}}
+	for rounds := 0; len(req) > 0; rounds++ {
+		if rounds > 10 {
+			t.Fatal("UnprocessedKeys never drained")
+		}
+		out, err := c.BatchGetItem(bg, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(out.Responses[name])
+		if rounds == 0 && len(out.UnprocessedKeys) == 0 {
+			t.Fatal("20 MB answered in one response")
+		}
+		req = out.UnprocessedKeys
+	}
+	if got != 50 {
+		t.Fatalf("got %d items; want 50", got)
+	}
+}
