@@ -373,3 +373,58 @@ func childrenOf(pid int) (zombies, others int) {
 	}
 	return zombies, others
 }
+
+// pythonInterpreters finds python3.9 … python3.13 on this machine (PATH,
+// pyenv), so the client is exercised on every version that is installed.
+func pythonInterpreters() map[string]string {
+	found := map[string]string{}
+	home, _ := os.UserHomeDir()
+	for minor := 9; minor <= 13; minor++ {
+		name := fmt.Sprintf("python3.%d", minor)
+		if p, err := exec.LookPath(name); err == nil && !strings.Contains(p, "/shims/") {
+			found[name] = p
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(home, ".pyenv/versions", fmt.Sprintf("3.%d.*", minor), "bin", "python3"))
+		if len(matches) > 0 {
+			found[name] = matches[len(matches)-1]
+		}
+	}
+	return found
+}
+
+// TestPythonVersions runs the client on each installed Python 3.9–3.13
+// (CI has Debian's 3.11 only; developer machines often have more).
+func TestPythonVersions(t *testing.T) {
+	versions := pythonInterpreters()
+	if len(versions) == 0 {
+		t.Skip("no python3.9–python3.13 interpreter found")
+	}
+	for name, interp := range versions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := startRIE(t, rieOptions{
+				args: []string{"--runtime", name, "--interpreter", interp, "app.handler"},
+				dir:  pythonDir(t),
+			})
+			p := r.invokeString(`{"text":"ü"}`)
+			if p.header.Get("X-Esb-Error-Kind") != "" {
+				t.Fatalf("%s on %s: %s\n%s", name, interp, p.body, r.stdout)
+			}
+			want := `{"text": "\u00fc"}`
+			if name >= "python3.12" && len(name) == len("python3.12") {
+				want = `{"text": "ü"}` // AWS's python3.12+ runtimes keep non-ASCII as is
+			}
+			expectOK(t, p, want)
+			expectError(t, r.invokeString(`{"action":"error"}`), "function", `"errorType": "ValueError"`)
+			p = r.invokeString(`{"action":"context"}`, "X-Amzn-Trace-Id", "Root=1-abc")
+			var got map[string]any
+			json.Unmarshal(p.body, &got)
+			if got["trace_env"] != "Root=1-abc" || got["exec_env"] != "AWS_Lambda_"+name {
+				t.Fatalf("context %s", p.body)
+			}
+			expectError(t, r.invokeString(`{"action":"exit"}`), "exit")
+			expectOK(t, r.invokeString(`{"action":"count"}`), "1")
+		})
+	}
+}
