@@ -58,7 +58,7 @@ func Map(out []byte, o MapOptions) (Response, error) {
 // proxyOutput is the raw members of a proxy response.
 type proxyOutput struct {
 	statusCode, headers, multiValueHeaders, body, isBase64Encoded, cookies []byte
-	unknown                                                               string
+	unknown                                                                string
 }
 
 func parseOutput(out []byte) (proxyOutput, error) {
@@ -317,7 +317,6 @@ func headerValue(raw []byte) (string, bool, error) {
 	}
 }
 
-
 func boolValue(raw []byte) (bool, error) {
 	switch string(raw) {
 	case "", "null", "false", `"false"`:
@@ -327,7 +326,6 @@ func boolValue(raw []byte) (bool, error) {
 	}
 	return false, fmt.Errorf("must be a boolean, got %s", raw)
 }
-
 
 func headerGet(hs []Header, name string) string {
 	for _, h := range hs {
@@ -344,4 +342,3 @@ func firstAccept(accept string) string {
 	}
 	return strings.TrimSpace(accept)
 }
-

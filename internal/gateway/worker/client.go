@@ -4,7 +4,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,11 +162,15 @@ func (c *Client) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 	if !inv.Deadline.IsZero() {
 		h[HeaderDeadlineMs] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
 	}
+	pr := &payloadReader{b: inv.Payload}
+	// The caller may reuse the payload's memory once Invoke returns, even if
+	// the transport is still writing (a worker that answered early): the
+	// reader stops serving it then.
+	defer pr.stop()
 	req := (&http.Request{
 		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: io.NopCloser(bytes.NewReader(inv.Payload)), ContentLength: int64(len(inv.Payload)),
-		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(inv.Payload)), nil },
+		Body: pr, ContentLength: int64(len(inv.Payload)),
 	}).WithContext(ctx)
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -226,4 +229,37 @@ func readBody(dst []byte, resp *http.Response) ([]byte, error) {
 			return dst, err
 		}
 	}
+}
+
+// payloadReader serves a request body until stop is called.
+type payloadReader struct {
+	mu      sync.Mutex
+	b       []byte
+	off     int
+	stopped bool
+}
+
+var errStopped = errors.New("invoke finished")
+
+func (r *payloadReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return 0, errStopped
+	}
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *payloadReader) Close() error { return nil }
+
+func (r *payloadReader) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.b = nil
+	r.mu.Unlock()
 }
