@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -47,6 +48,7 @@ type options struct {
 	largeSize  int
 	largeCount int
 	dir        string
+	rows       string
 }
 
 // Result is one measured row.
@@ -88,6 +90,7 @@ func main() {
 	flag.IntVar(&o.largeSize, "large-size", 64<<20, "size of a large object in bytes")
 	flag.IntVar(&o.largeCount, "large-count", 6, "large objects per row")
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a temporary directory beside the system's temp dir)")
+	flag.StringVar(&o.rows, "rows", "", "run only the rows whose name matches this regular expression")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/s3:", err)
@@ -264,7 +267,14 @@ func run(o options) error {
 		}
 		rep.Results = append(rep.Results, esb, disk)
 	}
+	only, err := regexp.Compile(o.rows)
+	if err != nil {
+		return fmt.Errorf("-rows: %w", err)
+	}
 	pair := func(name string, ops, clients, size int, esbFn, diskFn func(i int) error) error {
+		if !only.MatchString(name) {
+			return nil
+		}
 		// Warm-up of both paths.
 		for i := 0; i < min(ops, 20); i++ {
 			_ = esbFn(i)
