@@ -159,3 +159,29 @@ func TestSize(t *testing.T) {
 		t.Fatalf("ItemSize = %d", got)
 	}
 }
+
+func FuzzDecodeItem(f *testing.F) {
+	for _, s := range []string{
+		`{"a":{"S":"x"}}`, `{"a":{"N":"-1.5e3"},"b":{"L":[{"NULL":true},{"BOOL":false}]}}`,
+		`{"m":{"M":{"x":{"SS":["a","b"]},"y":{"NS":["1","2"]},"z":{"BS":["AA=="]}}}}`, `{"a":{"S":"\u00e9\ud83d\ude00\\n"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		it, err := DecodeItem(data)
+		if err != nil {
+			return
+		}
+		out := AppendItem(nil, it)
+		back, err := DecodeItem(out)
+		if err != nil {
+			t.Fatalf("re-decode %s: %v", out, err)
+		}
+		for k, v := range it {
+			if !Equal(v, back[k]) {
+				t.Fatalf("attribute %q changed: %s", k, out)
+			}
+			_ = Size(v)
+		}
+	})
+}

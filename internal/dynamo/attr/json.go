@@ -137,9 +137,13 @@ func (d *decoder) str() (string, error) {
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
-			s := string(d.data[start:d.pos])
+			raw := d.data[start:d.pos]
 			d.pos++
-			return s, nil
+			if !utf8.Valid(raw) {
+				// As encoding/json does, invalid UTF-8 becomes U+FFFD.
+				return strings.ToValidUTF8(string(raw), "\uFFFD"), nil
+			}
+			return string(raw), nil
 		}
 		if c == '\\' {
 			return d.strSlow(start)
@@ -160,7 +164,7 @@ func (d *decoder) strSlow(start int) (string, error) {
 		switch {
 		case c == '"':
 			d.pos++
-			return b.String(), nil
+			return strings.ToValidUTF8(b.String(), "\uFFFD"), nil
 		case c == '\\':
 			d.pos++
 			if d.pos >= len(d.data) {
