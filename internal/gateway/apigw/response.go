@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -278,21 +277,22 @@ func MapV2(out []byte) (Response, error) {
 }
 
 func statusCode(raw []byte) (int, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if isNull(raw) {
 		return 0, malformed("statusCode is missing")
 	}
-	s := string(raw)
-	if s[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, malformed("statusCode: %v", err)
-		}
+	digits := raw
+	if raw[0] == '"' {
+		digits = raw[1 : len(raw)-1]
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, malformed("statusCode %s is not an integer", raw)
+	n := 0
+	for i, c := range digits {
+		if c < '0' || c > '9' || i >= 3 {
+			return 0, malformed("statusCode %s is not an integer from 100 to 599", raw)
+		}
+		n = n*10 + int(c-'0')
 	}
 	if n < 100 || n > 599 {
-		return 0, malformed("statusCode %d is out of range", n)
+		return 0, malformed("statusCode %s is not an integer from 100 to 599", raw)
 	}
 	return n, nil
 }
