@@ -35,7 +35,7 @@ func containerdMode(t *testing.T, address string) mode {
 		Address:   address,
 		Namespace: testNamespace,
 		StateDir:  state,
-		CNI:       cni.Config{Name: "esb-agenttest", Bridge: "esbtest0", Subnet: testSubnet},
+		CNI:       cni.Config{Name: "esb-agenttest", Bridge: "esbtest0", Subnet: testSubnet, NoMasquerade: os.Getenv("NOMASQ") == "1"},
 	}
 	return mode{
 		name: "containerd",

@@ -222,8 +222,24 @@ func runIntegration(t *testing.T, m mode) {
 		t.Fatalf("invoke answered %s", body)
 	}
 
-	// What the worker sees from inside.
+	// What the worker sees from inside; "gateway" reaches a listener on the host.
+	hostL, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostL.Close()
+	go func() {
+		for {
+			c, err := hostL.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	hostPort := hostL.Addr().(*net.TCPAddr).Port
 	var chk struct {
+		Dial       string              `json:"dial"`
 		Env        []string            `json:"env"`
 		Hosts      map[string][]string `json:"hosts"`
 		RootWrite  bool                `json:"root_write"`
@@ -232,7 +248,7 @@ func runIntegration(t *testing.T, m mode) {
 		CapBnd     string              `json:"cap_bnd"`
 		NoNewPrivs string              `json:"no_new_privs"`
 	}
-	if err := json.Unmarshal([]byte(httpDo(t, hc, "GET", base+"/check", "")), &chk); err != nil {
+	if err := json.Unmarshal([]byte(httpDo(t, hc, "GET", fmt.Sprintf("%s/check?dial=gateway:%d", base, hostPort), "")), &chk); err != nil {
 		t.Fatal(err)
 	}
 	if !contains(chk.Env, "GREETING=hi there=1") || !contains(chk.Env, "AWS_LAMBDA_FUNCTION_NAME=Hello") {
@@ -243,6 +259,9 @@ func runIntegration(t *testing.T, m mode) {
 		if got := chk.Hosts[name]; len(got) == 0 || got[0] != gw {
 			t.Errorf("%s resolves to %v inside the worker, want %s", name, got, gw)
 		}
+	}
+	if chk.Dial != "ok" {
+		t.Errorf("the worker cannot reach the host as gateway:%d: %s", hostPort, chk.Dial)
 	}
 	if chk.RootWrite || !chk.TmpWrite {
 		t.Errorf("root writable=%v (want false), /tmp writable=%v (want true)", chk.RootWrite, chk.TmpWrite)
@@ -295,6 +314,34 @@ func runIntegration(t *testing.T, m mode) {
 		t.Fatalf("ResumeContainer: %v", err)
 	}
 	httpDo(t, hc, "GET", base+"/healthz", "")
+
+	// A paused worker can be destroyed.
+	second, err := h.client.EnsureContainer(ctx, &agentv1.EnsureContainerRequest{
+		Function: "Second", Project: project, Image: agenttest.WorkerImage, MemoryMb: 256, TmpMb: 64,
+	})
+	if err != nil {
+		t.Fatalf("EnsureContainer (second): %v", err)
+	}
+	if mr, err := h.client.GetContainerMetrics(ctx, &agentv1.GetContainerMetricsRequest{Id: second.Worker.Id}); err != nil || mr.Metrics[0].MemoryMaxBytes != 256<<20 {
+		t.Fatalf("metrics of a 256 MB worker: %v %v", mr, err)
+	}
+	if _, err := h.client.PauseContainer(ctx, &agentv1.PauseContainerRequest{Id: second.Worker.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.DestroyContainer(ctx, &agentv1.DestroyContainerRequest{Id: second.Worker.Id}); err != nil {
+		t.Fatalf("DestroyContainer of a paused worker: %v", err)
+	}
+	all, err := h.client.GetContainerMetrics(ctx, &agentv1.GetContainerMetricsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range all.Metrics {
+		seen[m.Id] = true
+	}
+	if !seen[w.Id] || seen[second.Worker.Id] {
+		t.Fatalf("metrics of all workers after destroying one: %v", all)
+	}
 
 	// Agent restart: a new agent finds the worker from labels alone.
 	h.stop()

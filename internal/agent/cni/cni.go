@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	gocni "github.com/containerd/go-cni"
 )
@@ -29,6 +32,8 @@ type Config struct {
 	ConfDir string
 	// NoMasquerade turns off source NAT of workers' outbound traffic.
 	NoMasquerade bool
+	// Logger receives warnings (e.g. iptables missing); nil = slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults of Config.
@@ -94,6 +99,15 @@ func New(cfg Config) (*Network, error) {
 			return nil, fmt.Errorf("write CNI configuration: %w", err)
 		}
 	}
+	if !cfg.NoMasquerade {
+		logger := cfg.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		if err := masquerade(subnet.String()); err != nil {
+			logger.Warn("workers will not reach networks beyond this host", "err", err)
+		}
+	}
 	c, err := gocni.New(gocni.WithPluginDir([]string{cfg.PluginDir}), gocni.WithMinNetworkCount(2), gocni.WithInterfacePrefix("eth"))
 	if err != nil {
 		return nil, fmt.Errorf("set up CNI: %w", err)
@@ -115,7 +129,7 @@ func confList(cfg Config, subnet, gateway string) ([]byte, error) {
 				"type":        "bridge",
 				"bridge":      cfg.Bridge,
 				"isGateway":   true,
-				"ipMasq":      !cfg.NoMasquerade,
+				"ipMasq":      false, // one rule for the subnet instead (see masquerade)
 				"hairpinMode": true,
 				"ipam": obj{
 					"type":   "host-local",
@@ -126,6 +140,36 @@ func confList(cfg Config, subnet, gateway string) ([]byte, error) {
 			{"type": "portmap", "capabilities": obj{"portMappings": true}},
 		},
 	}, "", "  ")
+}
+
+// masquerade lets workers reach networks beyond the host: one source-NAT
+// rule for the whole subnet and forwarding in both directions, added once
+// (the bridge plugin's per-container ipMasq costs ~50-100 ms per start).
+func masquerade(subnet string) error {
+	path, err := exec.LookPath("iptables")
+	if err != nil {
+		return fmt.Errorf("iptables not found (install iptables, or set --cni-no-masquerade): %w", err)
+	}
+	comment := []string{"-m", "comment", "--comment", "esb workers " + subnet}
+	rules := []struct {
+		table, chain, op string
+		spec             []string
+	}{
+		{"nat", "POSTROUTING", "-A", append([]string{"-s", subnet, "!", "-d", subnet}, append(comment, "-j", "MASQUERADE")...)},
+		{"filter", "FORWARD", "-I", append([]string{"-s", subnet}, append(comment, "-j", "ACCEPT")...)},
+		{"filter", "FORWARD", "-I", append([]string{"-d", subnet, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"}, append(comment, "-j", "ACCEPT")...)},
+	}
+	for _, r := range rules {
+		check := append([]string{"-w", "-t", r.table, "-C", r.chain}, r.spec...)
+		if exec.Command(path, check...).Run() == nil {
+			continue
+		}
+		add := append([]string{"-w", "-t", r.table, r.op, r.chain}, r.spec...)
+		if out, err := exec.Command(path, add...).CombinedOutput(); err != nil {
+			return fmt.Errorf("iptables %s: %v: %s", strings.Join(add, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // Gateway is the bridge's address: the host as workers see it.

@@ -20,7 +20,7 @@ func fakePlugins(t *testing.T) string {
 
 func TestNewWritesConfList(t *testing.T) {
 	conf := t.TempDir()
-	n, err := New(Config{Subnet: "10.99.0.0/24", PluginDir: fakePlugins(t), ConfDir: conf})
+	n, err := New(Config{Subnet: "10.99.0.0/24", PluginDir: fakePlugins(t), ConfDir: conf, NoMasquerade: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestNewWritesConfList(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cl.Name != "esb" || len(cl.Plugins) != 2 || cl.Plugins[0].Type != "bridge" || cl.Plugins[0].Bridge != "esb0" ||
-		!cl.Plugins[0].IPMasq || cl.Plugins[0].IPAM.Type != "host-local" || cl.Plugins[0].IPAM.Ranges[0][0]["subnet"] != "10.99.0.0/24" ||
+		cl.Plugins[0].IPMasq || cl.Plugins[0].IPAM.Type != "host-local" || cl.Plugins[0].IPAM.Ranges[0][0]["subnet"] != "10.99.0.0/24" ||
 		cl.Plugins[1].Type != "portmap" {
 		t.Fatalf("conflist:\n%s", b)
 	}

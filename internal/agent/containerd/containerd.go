@@ -90,6 +90,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 	if cfg.StateDir == "" {
 		return nil, errors.New("containerd runtime needs a state directory (--state-dir)")
 	}
+	if cfg.CNI.Logger == nil {
+		cfg.CNI.Logger = logger
+	}
 	if cfg.CNI.ConfDir == "" {
 		cfg.CNI.ConfDir = filepath.Join(cfg.StateDir, "cni")
 	}
@@ -207,6 +210,7 @@ func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, erro
 // Start creates the container and task, attaches the network and starts it.
 func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) (agent.Started, error) {
 	ctx = r.ns(ctx)
+	t0 := time.Now()
 	closeOut := func() { out.Stdout.Close(); out.Stderr.Close() }
 	img, err := r.image(ctx, spec.Image)
 	if err != nil {
@@ -223,6 +227,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		seccomp.WithDefaultProfile(),
 		oci.WithMemoryLimit(uint64(spec.MemoryBytes)),
 		oci.WithCPUShares(spec.CPUShares),
+		oci.WithAnnotations(map[string]string{"io.containerd.runc.v2.group": "esb"}),
 		oci.WithMounts([]specs.Mount{
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(spec.TmpBytes, 10)}},
 			{Destination: "/etc/hosts", Type: "bind", Source: r.hosts, Options: []string{"rbind", "ro"}},
@@ -252,6 +257,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		closeOut()
 		return agent.Started{}, fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
+	tCreated := time.Now()
 	if out.Created != nil {
 		out.Created(spec.Name)
 	}
@@ -268,6 +274,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	if err != nil {
 		return fail("create task of", err)
 	}
+	tTask := time.Now()
 	exitC, err := task.Wait(r.ctx)
 	if err != nil {
 		return fail("wait for task of", err)
@@ -276,12 +283,22 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	if err != nil {
 		return fail("attach network of", err)
 	}
-	if _, err := c.SetLabels(ctx, map[string]string{agent.LabelIP: ip}); err != nil {
+	tNet := time.Now()
+	// Record the address (for listing after an agent restart) while the task starts.
+	labelled := make(chan error, 1)
+	go func() {
+		_, err := c.SetLabels(ctx, map[string]string{agent.LabelIP: ip})
+		labelled <- err
+	}()
+	startErr := task.Start(ctx)
+	if err := <-labelled; err != nil && startErr == nil {
 		return fail("label", err)
 	}
-	if err := task.Start(ctx); err != nil {
-		return fail("start task of", err)
+	if startErr != nil {
+		return fail("start task of", startErr)
 	}
+	r.log.Debug("worker started", "container", spec.Name, "image", spec.Image, "ip", ip,
+		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "network", tNet.Sub(tTask), "start", time.Since(tNet))
 	exited := make(chan agent.Exit, 1)
 	r.wg.Add(1)
 	go func() {

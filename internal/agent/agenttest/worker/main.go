@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -44,7 +45,17 @@ func main() {
 		json.NewEncoder(w).Encode(map[string]any{"function": os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), "event": json.RawMessage(body)})
 	})
 	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(check())
+		res := check()
+		if addr := r.URL.Query().Get("dial"); addr != "" {
+			c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+			if err != nil {
+				res["dial"] = err.Error()
+			} else {
+				c.Close()
+				res["dial"] = "ok"
+			}
+		}
+		json.NewEncoder(w).Encode(res)
 	})
 	http.Serve(l, mux)
 }
