@@ -68,6 +68,9 @@ var (
 // New checks cfg and returns an Authenticator. A secret shorter than
 // MinSecretLen or an empty API key is refused.
 func New(cfg Config) (*Authenticator, error) {
+	if cfg.Secret == "" {
+		return nil, fmt.Errorf("JWT_SECRET_KEY is not set: use a random secret of at least %d characters (e.g. `openssl rand -hex 32`)", MinSecretLen)
+	}
 	if len(cfg.Secret) < MinSecretLen {
 		return nil, fmt.Errorf("JWT_SECRET_KEY is %d characters long: use a random secret of at least %d (e.g. `openssl rand -hex 32`)", len(cfg.Secret), MinSecretLen)
 	}
