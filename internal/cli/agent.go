@@ -45,6 +45,7 @@ type agentOptions struct {
 	cniSubnet           string
 	cniBinDir           string
 	cniBridge           string
+	cniNetwork          string
 	cniNoMasquerade     bool
 }
 
@@ -91,6 +92,7 @@ mutual TLS. Every flag has an environment variable; the flag wins.`,
 	f.StringVar(&o.cniSubnet, "cni-subnet", envOr("CNI_SUBNET", cni.DefaultSubnet), "IPv4 subnet of the workers' bridge in containerd mode (CNI_SUBNET)")
 	f.StringVar(&o.cniBinDir, "cni-bin-dir", envOr("CNI_BIN_DIR", cni.DefaultPluginDir), "directory of the CNI plugins bridge, host-local, portmap, loopback (CNI_BIN_DIR)")
 	f.StringVar(&o.cniBridge, "cni-bridge", envOr("CNI_BRIDGE", cni.DefaultBridge), "Linux bridge device for workers in containerd mode (CNI_BRIDGE)")
+	f.StringVar(&o.cniNetwork, "cni-network", envOr("CNI_NETWORK", cni.DefaultName), "CNI network name in containerd mode; host-local keeps its addresses under /var/lib/cni/networks/<name> (CNI_NETWORK)")
 	f.BoolVar(&o.cniNoMasquerade, "cni-no-masquerade", envOr("CNI_NO_MASQUERADE", "") == "1", "do not source-NAT workers' outbound traffic in containerd mode (CNI_NO_MASQUERADE=1)")
 	return cmd
 }
@@ -191,7 +193,7 @@ func runAgent(ctx context.Context, g *Globals, o *agentOptions) error {
 			Namespace:   o.containerdNamespace,
 			Snapshotter: o.snapshotter,
 			StateDir:    filepath.Join(o.stateDir, "agent"),
-			CNI:         cni.Config{Subnet: o.cniSubnet, PluginDir: o.cniBinDir, Bridge: o.cniBridge, NoMasquerade: o.cniNoMasquerade},
+			CNI:         cni.Config{Name: o.cniNetwork, Subnet: o.cniSubnet, PluginDir: o.cniBinDir, Bridge: o.cniBridge, NoMasquerade: o.cniNoMasquerade},
 			Aliases:     aliases,
 		}, logger)
 	case "firecracker":
