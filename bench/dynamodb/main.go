@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -31,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -50,6 +52,10 @@ type config struct {
 	skipDynalite bool
 	keys         int
 	client       string
+	only         string
+	runs         int
+	serveDir     string
+	serveAddr    string
 }
 
 // Result is one workload on one server.
@@ -62,16 +68,23 @@ type Result struct {
 	OpsPerSec float64 `json:"ops_per_sec"`
 	P50Ms     float64 `json:"p50_ms"`
 	P99Ms     float64 `json:"p99_ms"`
+	// CPUMicrosPerOp is the server process's user+system CPU per operation.
+	CPUMicrosPerOp float64 `json:"server_cpu_us_per_op"`
 }
 
 // Report is the JSON the program writes.
 type Report struct {
-	Time     time.Time          `json:"time"`
-	Machine  string             `json:"machine"`
-	Client   string             `json:"client"`
-	Duration string             `json:"duration_per_workload"`
-	Results  []Result           `json:"results"`
-	Ratios   map[string]float64 `json:"throughput_ratio_esb_over_dynalite"`
+	Time     time.Time `json:"time"`
+	Machine  string    `json:"machine"`
+	Client   string    `json:"client"`
+	Duration string    `json:"duration_per_workload"`
+	Runs     int       `json:"runs"`
+	// Results are the medians over the runs of each measure; All has every run.
+	Results []Result           `json:"results"`
+	All     []Result           `json:"all_runs"`
+	Ratios  map[string]float64 `json:"throughput_ratio_esb_over_dynalite"`
+	// CPURatios is dynalite's server CPU per operation over esb's.
+	CPURatios map[string]float64 `json:"cpu_efficiency_ratio_dynalite_over_esb"`
 }
 
 func main() {
@@ -83,7 +96,18 @@ func main() {
 	flag.BoolVar(&cfg.skipDynalite, "skip-dynalite", false, "benchmark esb only")
 	flag.IntVar(&cfg.keys, "keys", 10000, "items preloaded for GetItem and the mix")
 	flag.StringVar(&cfg.client, "client", "raw", "raw: a minimal JSON-over-HTTP client, so the servers are measured; sdk: AWS SDK for Go v2 (client CPU included)")
+	flag.IntVar(&cfg.runs, "runs", 3, "repetitions; the report gives the median of each measure")
+	flag.StringVar(&cfg.only, "only", "", "run only workloads whose name contains this (e.g. GetItem)")
+	flag.StringVar(&cfg.serveDir, "serve-esb", "", "internal: run esb's DynamoDB server on this data directory (the benchmark starts itself this way)")
+	flag.StringVar(&cfg.serveAddr, "serve-addr", "127.0.0.1:0", "internal: listen address with -serve-esb")
 	flag.Parse()
+	if cfg.serveDir != "" {
+		if err := serve(cfg.serveDir, cfg.serveAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/dynamodb: serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/dynamodb:", err)
 		os.Exit(1)
@@ -97,49 +121,46 @@ func run(cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-
-	type server struct {
-		name string
-		url  string
-		stop func()
-	}
-	var servers []server
-
-	srv, err := dynamo.NewServer(dynamo.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(tmp, "esb"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	servers = append(servers, server{"esb", srv.URL(), func() { _ = srv.Close(context.Background()) }})
-
-	if !cfg.skipDynalite {
-		bin := cfg.dynalite
-		if bin == "" {
-			if bin, err = installDynalite(filepath.Join(tmp, "npm")); err != nil {
-				return err
-			}
-		}
-		url, stop, err := startDynalite(bin, filepath.Join(tmp, "dynalite"))
-		if err != nil {
+	bin := cfg.dynalite
+	if bin == "" && !cfg.skipDynalite {
+		if bin, err = installDynalite(filepath.Join(tmp, "npm")); err != nil {
 			return err
 		}
-		defer stop()
-		servers = append(servers, server{"dynalite", url, stop})
 	}
-
-	rep := Report{Time: time.Now().UTC(), Machine: machine(), Client: cfg.client, Duration: cfg.duration.String(), Ratios: map[string]float64{}}
-	for _, sv := range servers {
-		fmt.Fprintf(os.Stderr, "benchmarking %s at %s\n", sv.name, sv.url)
-		res, err := benchServer(ctx, cfg, sv.name, sv.url)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sv.name, err)
+	names := []string{"esb"}
+	if !cfg.skipDynalite {
+		names = append(names, "dynalite")
+	}
+	rep := Report{Time: time.Now().UTC(), Machine: machine(), Client: cfg.client, Duration: cfg.duration.String(), Runs: cfg.runs,
+		Ratios: map[string]float64{}, CPURatios: map[string]float64{}}
+	for i := 0; i < cfg.runs; i++ {
+		order := names
+		if i%2 == 1 && len(names) == 2 { // alternate who goes first, to spread the machine's noise
+			order = []string{names[1], names[0]}
 		}
-		rep.Results = append(rep.Results, res...)
-		sv.stop()
+		for _, name := range order {
+			dir := filepath.Join(tmp, fmt.Sprintf("run%d-%s", i, name))
+			var url string
+			var pid int
+			var stop func()
+			if name == "esb" {
+				url, pid, stop, err = startESB(dir)
+			} else {
+				url, pid, stop, err = startDynalite(bin, dir)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "run %d: benchmarking %s at %s\n", i+1, name, url)
+			res, err := benchServer(ctx, cfg, name, url, pid)
+			stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			rep.All = append(rep.All, res...)
+		}
 	}
+	rep.Results = medians(rep.All)
 	byKey := map[string]Result{}
 	for _, r := range rep.Results {
 		byKey[r.Server+"/"+r.Workload+"/"+strconv.Itoa(r.Clients)] = r
@@ -150,6 +171,9 @@ func run(cfg config) error {
 		}
 		if d, ok := byKey["dynalite/"+r.Workload+"/"+strconv.Itoa(r.Clients)]; ok && d.OpsPerSec > 0 {
 			rep.Ratios[r.Workload+"/"+strconv.Itoa(r.Clients)] = r.OpsPerSec / d.OpsPerSec
+			if r.CPUMicrosPerOp > 0 {
+				rep.CPURatios[r.Workload+"/"+strconv.Itoa(r.Clients)] = d.CPUMicrosPerOp / r.CPUMicrosPerOp
+			}
 		}
 	}
 	printTable(os.Stdout, rep, byKey)
@@ -188,17 +212,17 @@ func installDynalite(dir string) (string, error) {
 	return filepath.Join(dir, "node_modules", ".bin", "dynalite"), nil
 }
 
-func startDynalite(bin, dataDir string) (string, func(), error) {
+func startDynalite(bin, dataDir string) (string, int, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	cmd := exec.Command("node", bin, "--port", strconv.Itoa(port), "--path", dataDir)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start dynalite: %w", err)
+		return "", 0, nil, fmt.Errorf("start dynalite: %w", err)
 	}
 	var once sync.Once
 	stop := func() {
@@ -208,15 +232,96 @@ func startDynalite(bin, dataDir string) (string, func(), error) {
 		})
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for i := 0; i < 200; i++ {
+	if err := waitListen(addr); err != nil {
+		stop()
+		return "", 0, nil, fmt.Errorf("dynalite: %w", err)
+	}
+	return "http://" + addr, cmd.Process.Pid, stop, nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitListen(addr string) error {
+	for i := 0; i < 400; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "http://" + addr, stop, nil
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stop()
-	return "", nil, errors.New("dynalite did not start listening")
+	return errors.New("did not start listening on " + addr)
+}
+
+// startESB runs esb's server in a child process (this program with
+// -serve-esb), so its CPU time is measured apart from the clients'.
+func startESB(dataDir string) (string, int, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cmd := exec.Command(self, "-serve-esb", dataDir, "-serve-addr", addr)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", 0, nil, fmt.Errorf("start esb: %w", err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
+	}
+	if err := waitListen(addr); err != nil {
+		stop()
+		return "", 0, nil, fmt.Errorf("esb: %w", err)
+	}
+	return "http://" + addr, cmd.Process.Pid, stop, nil
+}
+
+// serve runs esb's DynamoDB server (durable: fsync per commit) until interrupted.
+func serve(dir, addr string) error {
+	srv, err := dynamo.NewServer(dynamo.Config{Addr: addr, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	return srv.Close(context.Background())
+}
+
+// cpuTicks returns a process's user+system CPU time in clock ticks (1/100 s).
+func cpuTicks(pid int) int64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
 }
 
 func newClient(url string) *dynamodb.Client {
@@ -232,7 +337,7 @@ func newClient(url string) *dynamodb.Client {
 
 var payload = strings.Repeat("p", 160)
 
-func benchServer(ctx context.Context, cfg config, name, url string) ([]Result, error) {
+func benchServer(ctx context.Context, cfg config, name, url string, pid int) ([]Result, error) {
 	c := newClient(url)
 	table := "bench"
 	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
@@ -299,14 +404,17 @@ func benchServer(ctx context.Context, cfg config, name, url string) ([]Result, e
 		name    string
 		clients int
 	}{{"PutItem", 1}, {"GetItem", 1}, {"Query100", 1}, {"PutItem", cfg.clients}, {"GetItem", cfg.clients}, {"Query100", cfg.clients}, {"Mix90/10", cfg.clients}} {
-		r := measure(name, wl.name, wl.clients, cfg.duration, ops[wl.name])
-		fmt.Fprintf(os.Stderr, "  %-9s %2d clients: %8.0f ops/s p50 %.2f ms p99 %.2f ms errors %d\n", wl.name, wl.clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.Errors)
+		if cfg.only != "" && !strings.Contains(wl.name, cfg.only) {
+			continue
+		}
+		r := measure(name, wl.name, wl.clients, cfg.duration, ops[wl.name], pid)
+		fmt.Fprintf(os.Stderr, "  %-9s %2d clients: %8.0f ops/s p50 %.2f ms p99 %.2f ms server CPU %.0f us/op errors %d\n", wl.name, wl.clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp, r.Errors)
 		results = append(results, r)
 	}
 	return results, nil
 }
 
-func measure(server, workload string, clients int, d time.Duration, op func(*rand.Rand) error) Result {
+func measure(server, workload string, clients int, d time.Duration, op func(*rand.Rand) error, pid int) Result {
 	// Warm up connections and caches.
 	warm := rand.New(rand.NewPCG(7, 7))
 	for i := 0; i < 50; i++ {
@@ -316,6 +424,7 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 	lat := make([][]time.Duration, clients)
 	var errs atomic.Int64
 	deadline := time.Now().Add(d)
+	cpu0 := cpuTicks(pid)
 	start := time.Now()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -334,6 +443,7 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTicks(pid) - cpu0
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -345,13 +455,17 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 		}
 		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
 	}
-	return Result{Server: server, Workload: workload, Clients: clients, Ops: int64(len(all)), Errors: errs.Load(),
+	r := Result{Server: server, Workload: workload, Clients: clients, Ops: int64(len(all)), Errors: errs.Load(),
 		OpsPerSec: float64(len(all)) / elapsed.Seconds(), P50Ms: pct(0.50), P99Ms: pct(0.99)}
+	if len(all) > 0 {
+		r.CPUMicrosPerOp = float64(cpu) * 10000 / float64(len(all)) // ticks are 10 ms
+	}
+	return r
 }
 
 func printTable(w io.Writer, rep Report, byKey map[string]Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tclients\tesb ops/s\tesb p50 ms\tesb p99 ms\tdynalite ops/s\tdynalite p50 ms\tdynalite p99 ms\tesb/dynalite\t")
+	fmt.Fprintln(tw, "workload\tclients\tesb ops/s\tp50 ms\tp99 ms\tCPU us/op\tdynalite ops/s\tp50 ms\tp99 ms\tCPU us/op\tthroughput ratio\tCPU ratio\t")
 	for _, r := range rep.Results {
 		if r.Server != "esb" {
 			continue
@@ -362,10 +476,15 @@ func printTable(w io.Writer, rep Report, byKey map[string]Result) {
 		if x, ok := rep.Ratios[k]; ok {
 			ratio = fmt.Sprintf("%.1fx", x)
 		}
+		cpuRatio := "-"
+		if x, ok := rep.CPURatios[k]; ok {
+			cpuRatio = fmt.Sprintf("%.1fx", x)
+		}
 		if ok {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, d.OpsPerSec, d.P50Ms, d.P99Ms, ratio)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%s\t%s\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp,
+				d.OpsPerSec, d.P50Ms, d.P99Ms, d.CPUMicrosPerOp, ratio, cpuRatio)
 		} else {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t-\t-\t-\t-\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t-\t-\t-\t-\t-\t-\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp)
 		}
 	}
 	tw.Flush()
@@ -458,3 +577,43 @@ func rawOps(url, table string, keys int, putSeq *atomic.Int64) map[string]func(*
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// medians reduces repeated results to the median of each measure.
+func medians(all []Result) []Result {
+	type key struct {
+		server, workload string
+		clients          int
+	}
+	groups := map[key][]Result{}
+	var order []key
+	for _, r := range all {
+		k := key{r.Server, r.Workload, r.Clients}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	med := func(rs []Result, f func(Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	var out []Result
+	for _, k := range order {
+		rs := groups[k]
+		r := Result{Server: k.server, Workload: k.workload, Clients: k.clients}
+		for _, x := range rs {
+			r.Ops += x.Ops
+			r.Errors += x.Errors
+		}
+		r.OpsPerSec = med(rs, func(r Result) float64 { return r.OpsPerSec })
+		r.P50Ms = med(rs, func(r Result) float64 { return r.P50Ms })
+		r.P99Ms = med(rs, func(r Result) float64 { return r.P99Ms })
+		r.CPUMicrosPerOp = med(rs, func(r Result) float64 { return r.CPUMicrosPerOp })
+		out = append(out, r)
+	}
+	return out
+}
