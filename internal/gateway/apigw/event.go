@@ -6,7 +6,7 @@ package apigw
 import (
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -91,40 +91,64 @@ func AppendEvent(dst []byte, r *Request) []byte {
 type headerKV struct {
 	name   string
 	values []string
+	single string // the value of an added header (values is nil)
+}
+
+func (h *headerKV) last() string {
+	if h.values == nil {
+		return h.single
+	}
+	return h.values[len(h.values)-1]
+}
+
+func (h *headerKV) appendAll(dst []byte) []byte {
+	if h.values == nil {
+		dst = append(dst, '[')
+		dst = appendString(dst, h.single)
+		return append(dst, ']')
+	}
+	return appendStrings(dst, h.values)
+}
+
+func (h *headerKV) joined() string {
+	if h.values == nil {
+		return h.single
+	}
+	if len(h.values) == 1 {
+		return h.values[0]
+	}
+	return strings.Join(h.values, ",")
 }
 
 func (r *Request) headers(lower bool) []headerKV {
 	out := make([]headerKV, 0, len(r.Header)+5)
-	seen := func(n string) bool {
-		for _, h := range out {
-			if strings.EqualFold(h.name, n) {
-				return true
-			}
-		}
-		return false
-	}
 	for k, v := range r.Header {
 		name := k
 		if lower {
 			name = strings.ToLower(k)
 		}
-		out = append(out, headerKV{name, v})
+		out = append(out, headerKV{name: name, values: v})
 	}
 	add := func(name, value string) {
-		if value == "" || seen(name) {
+		if value == "" {
 			return
+		}
+		for i := range out {
+			if strings.EqualFold(out[i].name, name) {
+				return
+			}
 		}
 		if lower {
 			name = strings.ToLower(name)
 		}
-		out = append(out, headerKV{name, []string{value}})
+		out = append(out, headerKV{name: name, single: value})
 	}
 	add("Host", r.Host)
 	add("X-Amzn-Trace-Id", r.TraceID)
 	add("X-Forwarded-For", r.SourceIP)
 	add("X-Forwarded-Port", r.Port)
 	add("X-Forwarded-Proto", r.Scheme)
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	slices.SortFunc(out, func(a, b headerKV) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
@@ -162,13 +186,16 @@ func (r *Request) query() []queryKV {
 			out = append(out, queryKV{k, []string{v}})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].key < out[j].key })
+	slices.SortStableFunc(out, func(a, b queryKV) int { return strings.Compare(a.key, b.key) })
 	return out
 }
 
-// requestTime formats t as API Gateway's requestTime: 04/Mar/2020:19:15:17 +0000.
-func requestTime(t time.Time) string {
-	return t.UTC().Format("02/Jan/2006:15:04:05 -0700")
+// appendRequestTime appends t as API Gateway's requestTime (a JSON string):
+// "04/Mar/2020:19:15:17 +0000".
+func appendRequestTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, "02/Jan/2006:15:04:05 -0700")
+	return append(dst, '"')
 }
 
 // AppendEventV1 appends a REST API proxy event (payload format 1.0).
@@ -198,7 +225,7 @@ func AppendEventV1(dst []byte, r *Request) []byte {
 				dst = append(dst, ',')
 			}
 			dst = appendKey(dst, h.name)
-			dst = appendString(dst, h.values[len(h.values)-1])
+			dst = appendString(dst, h.last())
 		}
 		dst = append(dst, '}')
 	}
@@ -212,7 +239,7 @@ func AppendEventV1(dst []byte, r *Request) []byte {
 				dst = append(dst, ',')
 			}
 			dst = appendKey(dst, h.name)
-			dst = appendStrings(dst, h.values)
+			dst = h.appendAll(dst)
 		}
 		dst = append(dst, '}')
 	}
@@ -293,7 +320,7 @@ func AppendEventV1(dst []byte, r *Request) []byte {
 	dst = appendString(dst, r.RequestID)
 	dst = append(dst, ',')
 	dst = appendKey(dst, "requestTime")
-	dst = appendString(dst, requestTime(r.Time))
+	dst = appendRequestTime(dst, r.Time)
 	dst = append(dst, ',')
 	dst = appendKey(dst, "requestTimeEpoch")
 	dst = appendInt(dst, r.Time.UnixMilli())
@@ -347,7 +374,7 @@ func AppendEventV2(dst []byte, r *Request) []byte {
 		}
 		first = false
 		dst = appendKey(dst, h.name)
-		dst = appendString(dst, strings.Join(h.values, ","))
+		dst = appendString(dst, h.joined())
 	}
 	dst = append(dst, '}')
 	if qs := r.query(); len(qs) > 0 {
@@ -408,7 +435,7 @@ func AppendEventV2(dst []byte, r *Request) []byte {
 	dst = appendString(dst, r.stage())
 	dst = append(dst, ',')
 	dst = appendKey(dst, "time")
-	dst = appendString(dst, requestTime(r.Time))
+	dst = appendRequestTime(dst, r.Time)
 	dst = append(dst, ',')
 	dst = appendKey(dst, "timeEpoch")
 	dst = appendInt(dst, r.Time.UnixMilli())
