@@ -87,6 +87,9 @@ func (r *Result) Release() {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
+// contentTypeJSON is shared by every request (the transport only reads it).
+var contentTypeJSON = []string{"application/json"}
+
 // ErrProtocol marks a worker answer that breaks the protocol (non-200, too large).
 var ErrProtocol = errors.New("worker protocol error")
 
@@ -140,7 +143,7 @@ func (c *Client) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 		return nil, fmt.Errorf("worker url %q: %w", inv.URL, err)
 	}
 	h := make(http.Header, 8)
-	h["Content-Type"] = []string{"application/json"}
+	h["Content-Type"] = contentTypeJSON
 	if inv.RequestID != "" {
 		h[HeaderRequestID] = []string{inv.RequestID}
 	}
