@@ -315,6 +315,30 @@ func runIntegration(t *testing.T, m mode) {
 	}
 	httpDo(t, hc, "GET", base+"/healthz", "")
 
+	// Parallel starts (the gateway scales out several workers at once).
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := h.client.EnsureContainer(ctx, &agentv1.EnsureContainerRequest{
+				Function: "Parallel", Project: project, Image: agenttest.WorkerImage, MemoryMb: 128,
+			})
+			if err == nil {
+				_, err = h.client.DestroyContainer(ctx, &agentv1.DestroyContainerRequest{Id: r.Worker.Id})
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("parallel EnsureContainer/DestroyContainer: %v", err)
+		}
+	}
+
 	// A paused worker can be destroyed.
 	second, err := h.client.EnsureContainer(ctx, &agentv1.EnsureContainerRequest{
 		Function: "Second", Project: project, Image: agenttest.WorkerImage, MemoryMb: 256, TmpMb: 64,
