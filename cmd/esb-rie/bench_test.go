@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func runEchoServer() {
 
 // startEchoServer runs the plain echo server in a process of its own, as
 // esb-rie and its runtime are.
-func startEchoServer(b *testing.B) string {
+func startEchoServer(b *testing.B) (string, int) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), echoServerEnv+"=1")
 	out, err := cmd.StdoutPipe()
@@ -50,7 +51,38 @@ func startEchoServer(b *testing.B) string {
 	if err != nil {
 		b.Fatalf("echo server: %v", err)
 	}
-	return "http://" + strings.TrimSpace(line) + "/echo"
+	return "http://" + strings.TrimSpace(line) + "/echo", cmd.Process.Pid
+}
+
+// cpuTime is a process's user+system CPU time from /proc/<pid>/stat.
+func cpuTime(pid int) time.Duration {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// childPID returns the first child of pid (esb-rie's runtime).
+func childPID(pid int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			return n
+		}
+	}
+	return 0
 }
 
 // BenchmarkInvokeOverhead invokes an aws-lambda-go echo function through
@@ -58,8 +90,8 @@ func startEchoServer(b *testing.B) string {
 // request with a plain loopback HTTP echo server, and reports both medians,
 // their ratio and the difference: esb-rie's per-invoke overhead.
 func BenchmarkInvokeOverhead(b *testing.B) {
-	r := startRIE(b, rieOptions{args: []string{gofnBin}, dir: b.TempDir(), quiet: true})
-	echoURL := startEchoServer(b)
+	r := startRIE(b, rieOptions{args: []string{gofnBin}, dir: b.TempDir(), quiet: true, env: strings.Fields(os.Getenv("ESB_RIE_BENCH_ENV"))})
+	echoURL, echoPID := startEchoServer(b)
 	invokeURL := r.url + "/2015-03-31/functions/function/invocations"
 	payload := []byte(`{"path":"/orders/42","httpMethod":"GET","headers":{"accept":"application/json"},"body":null}`)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
@@ -81,6 +113,7 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 		call(echoURL)
 		call(invokeURL)
 	}
+	rieCPU0, fnCPU0, echoCPU0 := cpuTime(r.cmd.Process.Pid), cpuTime(childPID(r.cmd.Process.Pid)), cpuTime(echoPID)
 	plain := make([]time.Duration, 0, b.N)
 	esb := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -89,6 +122,13 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 		esb = append(esb, call(invokeURL))
 	}
 	b.StopTimer()
+	perOp := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(b.N) }
+	// CPU time per request, from /proc (10 ms ticks, so only meaningful
+	// for thousands of requests): what each server spends, whatever the
+	// scheduler noise.
+	b.ReportMetric(perOp(cpuTime(r.cmd.Process.Pid)-rieCPU0), "esb-rie-cpu-µs/op")
+	b.ReportMetric(perOp(cpuTime(childPID(r.cmd.Process.Pid))-fnCPU0), "function-cpu-µs/op")
+	b.ReportMetric(perOp(cpuTime(echoPID)-echoCPU0), "plain-cpu-µs/op")
 	p := func(d []time.Duration, q float64) float64 {
 		s := slices.Clone(d)
 		slices.Sort(s)

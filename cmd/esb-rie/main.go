@@ -11,12 +11,20 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/edgeserverlessbox/esb/internal/rie"
 )
 
 func main() {
+	// esb-rie serves one invoke at a time: a single P avoids waking a second
+	// OS thread for every hand-over between the invoke, the Runtime API and
+	// the log reader (measured: about 30% less CPU per invoke). GOMAXPROCS
+	// in the environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	cfg, err := rie.ParseConfig(os.Args[1:], os.Environ(), os.Getpid(), os.Stderr)
 	if errors.Is(err, rie.ErrHelp) {
 		os.Exit(0)
