@@ -1,8 +1,12 @@
 package rie
 
 import (
+	"context"
 	"io"
+	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -402,3 +406,48 @@ func (t *tailBuffer) bytes() []byte {
 	out = append(out, t.buf[off:]...)
 	return append(out, t.buf[:off]...)
 }
+
+// sinkHandler is a log/slog handler for esb-rie's own diagnostics in JSON
+// mode: each record becomes a platform.error line on the sink, so the
+// container's output stays one JSON object per line.
+type sinkHandler struct {
+	sink  *LogSink
+	level slog.Leveler
+	attrs []slog.Attr
+}
+
+func (h *sinkHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
+
+func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("esb-rie: ")
+	b.WriteString(r.Message)
+	write := func(a slog.Attr) bool {
+		b.WriteByte(' ')
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		b.WriteString(a.Value.String())
+		return true
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	level := "info"
+	switch {
+	case r.Level >= slog.LevelError:
+		level = "error"
+	case r.Level >= slog.LevelWarn:
+		level = "warn"
+	case r.Level < slog.LevelInfo:
+		level = "debug"
+	}
+	h.sink.platform(typeError, level, b.String())
+	return nil
+}
+
+func (h *sinkHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &sinkHandler{sink: h.sink, level: h.level, attrs: append(slices.Clip(h.attrs), attrs...)}
+}
+
+func (h *sinkHandler) WithGroup(string) slog.Handler { return h }

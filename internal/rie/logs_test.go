@@ -3,6 +3,7 @@ package rie
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -233,3 +234,18 @@ func BenchmarkRuntimeLineJSON(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestSinkHandler(t *testing.T) {
+	s, out := fixedSink(LogJSON)
+	log := slog.New(&sinkHandler{sink: s, level: slog.LevelWarn}).With("fn", "hello")
+	log.Info("hidden")
+	log.Warn("runtime exited between invokes", "reason", "exit status 2")
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &rec); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if rec["type"] != "platform.error" || rec["level"] != "warn" ||
+		rec["message"] != "esb-rie: runtime exited between invokes fn=hello reason=exit status 2" {
+		t.Fatalf("%v", rec)
+	}
+}

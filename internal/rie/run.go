@@ -27,8 +27,13 @@ const runtimeStopGrace = 500 * time.Millisecond
 // within cfg.ShutdownGrace, stops the runtime and returns. Output lines go
 // to stdout, esb-rie's own diagnostics to stderr.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	sink := NewLogSink(stdout, cfg.LogFormat, cfg.FunctionName)
+	var log *slog.Logger
+	if cfg.LogFormat == LogJSON {
+		log = slog.New(&sinkHandler{sink: sink, level: cfg.LogLevel})
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
 
 	invokeLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
