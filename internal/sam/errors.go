@@ -18,6 +18,7 @@ type Error struct {
 	Msg string
 }
 
+// Error renders the error as one line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -43,6 +44,7 @@ type Warning struct {
 	Msg      string
 }
 
+// String renders the warning as one line, like an Error.
 func (w Warning) String() string {
 	return (&Error{File: w.File, Line: w.Line, Resource: w.Resource, Msg: w.Msg}).Error()
 }

@@ -140,8 +140,18 @@ const maxDepth = 200
 
 // converter turns yaml.v3 nodes into Nodes.
 type converter struct {
-	file   string
+	file string
+	// budget is how many values may still be produced, counting every
+	// expansion of an alias.
 	budget int
+	// anchors caches converted alias targets and their expanded sizes, so
+	// an alias costs its size in budget but is converted only once.
+	anchors map[*yaml.Node]anchored
+}
+
+type anchored struct {
+	node *Node
+	size int
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
@@ -152,7 +162,7 @@ func parseYAML(file string, data []byte) (*Node, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlError(file, data, err)
 	}
-	c := &converter{file: file, budget: maxNodes}
+	c := &converter{file: file, budget: maxNodes, anchors: map[*yaml.Node]anchored{}}
 	return c.convert(&doc, 0)
 }
 
@@ -170,34 +180,44 @@ func yamlError(file string, data []byte, err error) error {
 	return &Error{File: file, Line: line, Msg: "YAML syntax error: " + msg + " (check the indentation and quoting there)"}
 }
 
-// maxProblemScan bounds the lines problemLine re-parses.
-const maxProblemScan = 2000
-
 // problemLine finds the line that breaks the document. yaml.v3 reports the
 // line where the enclosing block starts (line 2 for a bad key on line 6), so
-// parse ever longer prefixes from there: the first prefix that fails with the
-// same message ends at the offending line.
+// look for the shortest prefix of the document that fails with the same
+// message: it ends at the offending line. Once a prefix includes that line,
+// every longer one fails the same way, so a binary search finds it with
+// O(log n) parses.
 func problemLine(data []byte, msg string, from int) int {
-	lines := strings.SplitAfter(string(data), "\n")
-	if len(lines)-from > maxProblemScan {
+	ends := []int{} // ends[i] is the byte offset after line i+1
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	failsSame := func(lines int) bool {
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:ends[lines-1]], &n)
+		if err == nil {
+			return false
+		}
+		m := yamlLine.FindStringSubmatch(strings.ReplaceAll(err.Error(), "\n", "; "))
+		return m != nil && m[2] == msg
+	}
+	lo, hi := from, len(ends)
+	if lo < 1 || lo > hi || !failsSame(hi) {
 		return from
 	}
-	var prefix strings.Builder
-	for i, l := range lines {
-		prefix.WriteString(l)
-		if i+1 < from {
-			continue
-		}
-		var n yaml.Node
-		err := yaml.Unmarshal([]byte(prefix.String()), &n)
-		if err == nil {
-			continue
-		}
-		if m := yamlLine.FindStringSubmatch(strings.ReplaceAll(err.Error(), "\n", "; ")); m != nil && m[2] == msg {
-			return i + 1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if failsSame(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
 	}
-	return from
+	return lo
 }
 
 func (c *converter) errorf(line int, format string, args ...any) error {
@@ -222,11 +242,22 @@ func (c *converter) convert(y *yaml.Node, depth int) (*Node, error) {
 		if y.Alias == nil {
 			return nil, c.errorf(y.Line, "YAML alias *%s has no anchor", y.Value)
 		}
-		n, err := c.convert(y.Alias, depth+1)
-		if err != nil {
-			return nil, err
+		a, ok := c.anchors[y.Alias]
+		if ok {
+			c.budget -= a.size
+			if c.budget < 0 {
+				return nil, c.errorf(y.Line, "template is too large (more than %d values after expanding YAML aliases)", maxNodes)
+			}
+		} else {
+			before := c.budget
+			n, err := c.convert(y.Alias, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			a = anchored{node: n, size: before - c.budget}
+			c.anchors[y.Alias] = a
 		}
-		cp := *n
+		cp := *a.node
 		cp.Line = y.Line
 		return &cp, nil
 	case yaml.ScalarNode:

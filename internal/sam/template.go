@@ -103,8 +103,7 @@ func Parse(name string, data []byte) (*Template, error) {
 			if !f.Value.IsNull() && f.Value.Kind != KindMap {
 				return nil, t.errorf(f.Value.Line, "", "Globals must be a mapping (Function, Api, HttpApi, SimpleTable)")
 			}
-			markGlobal(f.Value)
-			t.Globals = f.Value
+			t.Globals = globalCopy(f.Value)
 		case "Resources":
 			if err := t.parseResources(f.Value); err != nil {
 				return nil, err
@@ -121,17 +120,28 @@ func (t *Template) errorf(line int, resource, format string, args ...any) error 
 	return &Error{File: t.File, Line: line, Resource: resource, Msg: fmt.Sprintf(format, args...)}
 }
 
-func markGlobal(n *Node) {
+// globalCopy copies the Globals section, marking every value as global. It
+// copies rather than marks in place because YAML aliases may share values
+// with resources.
+func globalCopy(n *Node) *Node {
 	if n == nil {
-		return
+		return nil
 	}
-	n.Global = true
-	for _, it := range n.Items {
-		markGlobal(it)
+	cp := *n
+	cp.Global = true
+	if n.Items != nil {
+		cp.Items = make([]*Node, len(n.Items))
+		for i, it := range n.Items {
+			cp.Items[i] = globalCopy(it)
+		}
 	}
-	for _, f := range n.Fields {
-		markGlobal(f.Value)
+	if n.Fields != nil {
+		cp.Fields = make([]Field, len(n.Fields))
+		for i, f := range n.Fields {
+			cp.Fields[i] = Field{Key: f.Key, Line: f.Line, Value: globalCopy(f.Value)}
+		}
 	}
+	return &cp
 }
 
 func (t *Template) parseTransform(n *Node) error {
