@@ -45,6 +45,15 @@ func TestIntegrationConsoleBrowser(t *testing.T) {
 	p.click("#login-button")
 	p.waitFor("bucket list", `document.querySelector('a.bucket-link[data-bucket=`+jsString(bucket)+`]')`)
 
+	// Create a bucket from the console.
+	made := bucket + "-ui"
+	p.typeInto("#new-bucket", made)
+	p.click(`#create-bucket-form button[type=submit]`)
+	p.waitFor("created bucket", `document.querySelector('a.bucket-link[data-bucket=`+jsString(made)+`]')`)
+	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &made}); err != nil {
+		t.Fatalf("bucket created in the console: %v", err)
+	}
+
 	// Open the bucket and upload a file through the file picker.
 	p.click(`a.bucket-link[data-bucket=` + jsString(bucket) + `]`)
 	p.waitFor("object view", `!document.getElementById("objects-view").hidden`)
