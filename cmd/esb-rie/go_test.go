@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,4 +295,19 @@ func TestUsageErrors(t *testing.T) {
 	if err == nil || !strings.Contains(out, "needs a handler") {
 		t.Fatalf("missing handler: %v %s", err, out)
 	}
+}
+
+// A shell bootstrap using curl, as in AWS's custom runtime tutorial; a 2 MB
+// answer makes curl send Expect: 100-continue.
+func TestCurlBootstrap(t *testing.T) {
+	needTool(t, "/usr/bin/curl")
+	dir, _ := filepath.Abs("testdata/shell")
+	r := startRIE(t, rieOptions{dir: dir}) // finds $LAMBDA_TASK_ROOT/bootstrap
+	expectOK(t, r.invokeString(`{"from":"curl"}`, "X-Amzn-RequestId", "sh-1"), `{"from":"curl"}`)
+	r.waitOutput("echoing sh-1\n")
+	p := r.invokeString(`{"size":2000000}`)
+	if p.status != 200 || len(p.body) != 2000002 || p.header.Get("X-Amz-Function-Error") != "" {
+		t.Fatalf("2 MB answer: %d, %d bytes, %s", p.status, len(p.body), p.header.Get("X-Esb-Error-Kind"))
+	}
+	expectOK(t, r.invokeString(`[true]`), `[true]`)
 }
