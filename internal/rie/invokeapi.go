@@ -32,6 +32,7 @@ func newInvokeAPI(s *sandbox, cfg *Config) *invokeAPI {
 	}
 }
 
+// ServeHTTP routes /healthz and /2015-03-31/functions/{name}/invocations.
 func (a *invokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {

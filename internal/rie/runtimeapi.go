@@ -33,6 +33,7 @@ type runtimeAPI struct {
 	s *sandbox
 }
 
+// ServeHTTP routes the Runtime API calls.
 func (a *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {

@@ -85,6 +85,7 @@ type TransitionError struct {
 	Event string
 }
 
+// Error says which event the state refused.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("runtime state %s does not allow %s", e.From, e.Event)
 }
