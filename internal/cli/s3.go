@@ -15,21 +15,21 @@ import (
 	"github.com/edgeserverlessbox/esb/internal/s3"
 )
 
-// s3Env is where `esb s3` reads each setting from when its flag is not given.
-var s3Env = struct {
-	listen, console, dataDir, region, domains, cors, interval string
-	accessKeys, secretKeys                                    []string
-}{
-	listen:     "ESB_S3_LISTEN",
-	console:    "ESB_S3_CONSOLE_LISTEN",
-	dataDir:    "ESB_S3_DATA_DIR",
-	region:     "ESB_S3_REGION",
-	domains:    "ESB_S3_VIRTUAL_HOST_DOMAINS",
-	cors:       "ESB_S3_CORS_ALLOW_ORIGIN",
-	interval:   "ESB_S3_LIFECYCLE_INTERVAL",
-	accessKeys: []string{"ESB_S3_ACCESS_KEY", "RUSTFS_ACCESS_KEY"},
-	secretKeys: []string{"ESB_S3_SECRET_KEY", "RUSTFS_SECRET_KEY"},
-}
+// Environment variables of `esb s3`, read when the matching flag is not given.
+const (
+	envS3Listen    = "ESB_S3_LISTEN"
+	envS3Console   = "ESB_S3_CONSOLE_LISTEN"
+	envS3DataDir   = "ESB_S3_DATA_DIR"
+	envS3Region    = "ESB_S3_REGION"
+	envS3Domains   = "ESB_S3_VIRTUAL_HOST_DOMAINS"
+	envS3CORS      = "ESB_S3_CORS_ALLOW_ORIGIN"
+	envS3Interval  = "ESB_S3_LIFECYCLE_INTERVAL"
+	envS3AccessKey = "ESB_S3_ACCESS_KEY"
+	envS3SecretKey = "ESB_S3_SECRET_KEY"
+	// The names of the original product description.
+	envRustFSAccessKey = "RUSTFS_ACCESS_KEY"
+	envRustFSSecretKey = "RUSTFS_SECRET_KEY"
+)
 
 func newS3Command(g *Globals) *cobra.Command {
 	var (
@@ -64,20 +64,20 @@ used when the flag is not given:
 					}
 				}
 			}
-			fromEnv("listen", s3Env.listen, &cfg.Listen)
-			fromEnv("console-listen", s3Env.console, &cfg.ConsoleListen)
-			fromEnv("data-dir", s3Env.dataDir, &cfg.DataDir)
-			fromEnv("region", s3Env.region, &cfg.Region)
+			fromEnv("listen", envS3Listen, &cfg.Listen)
+			fromEnv("console-listen", envS3Console, &cfg.ConsoleListen)
+			fromEnv("data-dir", envS3DataDir, &cfg.DataDir)
+			fromEnv("region", envS3Region, &cfg.Region)
 			if cfg.Region == "" {
 				cfg.Region = os.Getenv("AWS_REGION")
 			}
-			fromEnv("virtual-host-domains", s3Env.domains, &domains)
-			fromEnv("cors-allow-origin", s3Env.cors, &cfg.CORSAllowOrigin)
+			fromEnv("virtual-host-domains", envS3Domains, &domains)
+			fromEnv("cors-allow-origin", envS3CORS, &cfg.CORSAllowOrigin)
 			if !flags.Changed("lifecycle-interval") {
-				if v, ok := os.LookupEnv(s3Env.interval); ok {
+				if v, ok := os.LookupEnv(envS3Interval); ok {
 					d, err := time.ParseDuration(v)
 					if err != nil {
-						return fmt.Errorf("%s=%q: %v (use a Go duration such as 1h or 10m)", s3Env.interval, v, err)
+						return fmt.Errorf("%s=%q: %v (use a Go duration such as 1h or 10m)", envS3Interval, v, err)
 					}
 					interval = d
 				}
@@ -95,8 +95,8 @@ used when the flag is not given:
 					cfg.VirtualHostDomains = append(cfg.VirtualHostDomains, strings.ToLower(d))
 				}
 			}
-			cfg.AccessKey = firstEnv(s3Env.accessKeys)
-			cfg.SecretKey = firstEnv(s3Env.secretKeys)
+			cfg.AccessKey = firstEnv(envS3AccessKey, envRustFSAccessKey)
+			cfg.SecretKey = firstEnv(envS3SecretKey, envRustFSSecretKey)
 
 			level := slog.LevelInfo
 			if g.Verbose {
@@ -121,13 +121,13 @@ used when the flag is not given:
 	f.StringVar(&cfg.ConsoleListen, "console-listen", s3.DefaultConsoleListen, `web console address ("off" disables it)`)
 	f.StringVar(&cfg.DataDir, "data-dir", "data/s3", "directory of buckets, objects and bucket configurations")
 	f.StringVar(&cfg.Region, "region", "", "region clients sign requests for (default us-east-1)")
-	f.StringVar(&domains, "virtual-host-domains", strings.Join(s3.DefaultVirtualHostDomains, ","), "comma-separated domains D for <bucket>.D virtual-host-style addressing")
+	f.StringVar(&domains, "virtual-host-domains", strings.Join(s3.DefaultVirtualHostDomains(), ","), "comma-separated domains D for <bucket>.D virtual-host-style addressing")
 	f.StringVar(&cfg.CORSAllowOrigin, "cors-allow-origin", "", "Access-Control-Allow-Origin for buckets without a CORS configuration (default none, as S3)")
 	f.DurationVar(&interval, "lifecycle-interval", s3.DefaultLifecycleInterval, "how often lifecycle rules are applied (0 disables the expirer)")
 	return cmd
 }
 
-func firstEnv(names []string) string {
+func firstEnv(names ...string) string {
 	for _, n := range names {
 		if v := os.Getenv(n); v != "" {
 			return v

@@ -27,9 +27,9 @@ const (
 	DefaultLifecycleInterval = time.Hour
 )
 
-// DefaultVirtualHostDomains are the domains under which <bucket>.<domain>
+// DefaultVirtualHostDomains returns the domains under which <bucket>.<domain>
 // addresses a bucket: the name functions use and the host's loopback name.
-var DefaultVirtualHostDomains = []string{"s3-storage", "localhost"}
+func DefaultVirtualHostDomains() []string { return []string{"s3-storage", "localhost"} }
 
 // configDir is where bucketconf keeps its documents, beside the engine's data.
 const configDir = "esb"
@@ -71,7 +71,7 @@ func (c Config) withDefaults() Config {
 		c.Region = DefaultRegion
 	}
 	if c.VirtualHostDomains == nil {
-		c.VirtualHostDomains = DefaultVirtualHostDomains
+		c.VirtualHostDomains = DefaultVirtualHostDomains()
 	}
 	if c.LifecycleInterval == 0 {
 		c.LifecycleInterval = DefaultLifecycleInterval
