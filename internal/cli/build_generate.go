@@ -275,5 +275,18 @@ func printOrigins(w io.Writer, proj *project.Project, res *sam.Result, wd string
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Field, o.Value, o.Source)
 		}
 	}
+	if len(res.Resources.Tables)+len(res.Resources.Buckets) > 0 {
+		fmt.Fprintln(tw, "\nResources:")
+		for _, tb := range res.Resources.Tables {
+			for _, o := range res.ResourceOrigins[tb.LogicalID] {
+				fmt.Fprintf(tw, "  table %s %s\t%s\t%s\n", tb.LogicalID, o.Field, o.Value, o.Source)
+			}
+		}
+		for _, b := range res.Resources.Buckets {
+			for _, o := range res.ResourceOrigins[b.LogicalID] {
+				fmt.Fprintf(tw, "  bucket %s %s\t%s\t%s\n", b.LogicalID, o.Field, o.Value, o.Source)
+			}
+		}
+	}
 	tw.Flush()
 }

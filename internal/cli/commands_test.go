@@ -46,6 +46,19 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	}
 }
 
+func TestCompletionScripts(t *testing.T) {
+	isolate(t)
+	for shell, want := range map[string]string{"bash": "__start_esb", "zsh": "#compdef esb", "fish": "complete -c esb"} {
+		out, _, err := runESB(t, nil, "completion", shell)
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("completion %s: %v, output lacks %q", shell, err, want)
+		}
+	}
+	if _, _, err := runESB(t, nil, "completion", "tcsh"); err == nil {
+		t.Error("completion tcsh: no error")
+	}
+}
+
 func TestIntegrationCompletionBashLoads(t *testing.T) {
 	if os.Getenv("ESB_E2E") != "1" {
 		t.Skip("set ESB_E2E=1 to build esb and load its completion in bash")

@@ -69,6 +69,8 @@ type Result struct {
 	Parameters []ParameterValue
 	// Origins says, per function name, where each resolved value came from.
 	Origins map[string][]Origin
+	// ResourceOrigins says, per table and bucket logical id, where its name came from.
+	ResourceOrigins map[string][]Origin
 	// Order lists the function names in template order.
 	Order []string
 }
@@ -131,7 +133,7 @@ func CompileTemplate(t *Template, opts Options) (*Result, error) {
 		opts:    opts,
 		t:       t,
 		dir:     filepath.Dir(absPath(opts.TemplatePath)),
-		res:     &Result{Origins: map[string][]Origin{}},
+		res:     &Result{Origins: map[string][]Origin{}, ResourceOrigins: map[string][]Origin{}},
 		active:  map[string]bool{},
 		fnByARN: map[string]string{},
 		fnByID:  map[string]string{},
@@ -174,6 +176,7 @@ func (c *compiler) setup() error {
 		implicit: map[string]string{"ServerlessRestApi": TypeAPI, "ServerlessHttpApi": TypeHTTPAPI},
 		conds:    map[string]*condState{},
 		names:    map[string]string{},
+		nameSrc:  map[string]*Node{},
 		naming:   map[string]bool{},
 		layers:   map[string]string{},
 	}
@@ -368,6 +371,7 @@ func (c *compiler) compile() error {
 			}
 			seenTable[tb.Name] = rs.LogicalID
 			c.res.Resources.Tables = append(c.res.Resources.Tables, tb)
+			c.nameOrigin(rs.LogicalID, tb.Name)
 		case TypeBucket:
 			b, err := c.bucket(rs)
 			if err != nil {
@@ -378,6 +382,7 @@ func (c *compiler) compile() error {
 			}
 			seenBucket[b.Name] = rs.LogicalID
 			c.res.Resources.Buckets = append(c.res.Resources.Buckets, b)
+			c.nameOrigin(rs.LogicalID, b.Name)
 		case TypeLayer:
 		case TypeAPI, TypeHTTPAPI:
 			if len(rs.Properties.Fields) > 0 {
@@ -468,6 +473,15 @@ func mergeGlobals(global, local *Node) *Node {
 		return out
 	}
 	return local
+}
+
+// nameOrigin records where a table's or bucket's name came from.
+func (c *compiler) nameOrigin(id, name string) {
+	src := "logical id"
+	if n, ok := c.r.nameSrc[id]; ok {
+		src = c.origin(n)
+	}
+	c.res.ResourceOrigins[id] = append(c.res.ResourceOrigins[id], Origin{Field: "name", Value: name, Source: src})
 }
 
 // origin describes where a resolved value came from.

@@ -32,8 +32,11 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	// Template text quoted in a message must not break the one-line form.
+	return oneLine.Replace(b.String())
 }
+
+var oneLine = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
 
 // Warning is a template feature esb accepts but does not act on, or a likely
 // mistake that does not stop compilation. It prints like an Error.

@@ -24,6 +24,7 @@ type resolver struct {
 	// condStack holds the conditions being evaluated, to name a cycle.
 	condStack []string
 	names     map[string]string // logical id → physical name (memo)
+	nameSrc   map[string]*Node  // logical id → the resolved name property, when set
 	naming    map[string]bool   // logical ids whose name is being resolved
 	// layers maps a layer's Ref value (its ARN) to the layer's logical id.
 	layers map[string]string
@@ -273,6 +274,7 @@ func (r *resolver) physicalName(id string) (string, error) {
 					return "", r.errorf(raw, id, "%s must be a non-empty string", prop)
 				}
 				name = v.Value
+				r.nameSrc[id] = v
 			}
 		}
 	}
