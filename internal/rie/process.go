@@ -64,10 +64,7 @@ func (e *execSpawner) spawn() (process, error) {
 		Dir:    e.spec.dir,
 		Stdout: outW,
 		Stderr: errW,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
+		SysProcAttr: runtimeProcAttr(),
 	}
 	p := &execProcess{done: make(chan struct{})}
 	if e.reaper != nil {
@@ -168,15 +165,12 @@ type reaper struct {
 	waiters map[int]func(syscall.WaitStatus, *syscall.Rusage, string)
 }
 
-// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
-const prSetChildSubreaper = 36
-
 // newReaper returns a reaper; subreaper also marks esb-rie as a child
 // subreaper, so orphans are re-parented to it even when it is not PID 1.
 func newReaper(subreaper bool) (*reaper, error) {
 	if subreaper {
-		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
-			return nil, fmt.Errorf("set child subreaper: %w", errno)
+		if err := setChildSubreaper(); err != nil {
+			return nil, fmt.Errorf("set child subreaper: %w", err)
 		}
 	}
 	return &reaper{waiters: make(map[int]func(syscall.WaitStatus, *syscall.Rusage, string))}, nil
