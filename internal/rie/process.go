@@ -58,12 +58,12 @@ func (e *execSpawner) spawn() (process, error) {
 		return nil, fmt.Errorf("runtime stderr pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:   argv[0],
-		Args:   argv,
-		Env:    e.spec.env,
-		Dir:    e.spec.dir,
-		Stdout: outW,
-		Stderr: errW,
+		Path:        argv[0],
+		Args:        argv,
+		Env:         e.spec.env,
+		Dir:         e.spec.dir,
+		Stdout:      outW,
+		Stderr:      errW,
 		SysProcAttr: runtimeProcAttr(),
 	}
 	p := &execProcess{done: make(chan struct{})}
