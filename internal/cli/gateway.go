@@ -319,6 +319,7 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	}
 	logger := slog.New(slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level})).With("component", "gateway")
 	s.cfg.Logger = logger
+	s.cfg.AccessLogWriter = g.Stderr
 	conn, err := dialAgent(s)
 	if err != nil {
 		return err

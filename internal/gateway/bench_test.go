@@ -98,7 +98,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	g, err := New(Config{
 		FunctionsFile: fp, RoutingFile: rp, HTTPAddr: "127.0.0.1:0", Project: "bench",
 		APIKey: "k", JWTSecret: "0123456789abcdef0123456789abcdef", AuthUser: "u", AuthPass: "p",
-		WatchInterval: -1, AccessLog: true, Logger: jsonLogger(io.Discard),
+		WatchInterval: -1, AccessLog: true, AccessLogWriter: io.Discard, Logger: jsonLogger(io.Discard),
 	}, ag)
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/edgeserverlessbox/esb/internal/pool"
@@ -85,9 +87,11 @@ type Config struct {
 	// WatchInterval is how often functions.yml/routing.yml are checked for
 	// changes (0 = default, negative = never).
 	WatchInterval time.Duration
-	// AccessLog writes one JSON line per request.
-	AccessLog bool
-	Logger    *slog.Logger
+	// AccessLog writes one JSON line per request to AccessLogWriter (default
+	// os.Stderr).
+	AccessLog       bool
+	AccessLogWriter io.Writer
+	Logger          *slog.Logger
 	// Clock drives pools and breakers (tests); nil = wall clock.
 	Clock pool.Clock
 }
@@ -177,6 +181,9 @@ func (c *Config) fill() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AccessLogWriter == nil {
+		c.AccessLogWriter = os.Stderr
 	}
 	if c.Clock == nil {
 		c.Clock = pool.RealClock{}

@@ -53,6 +53,7 @@ type Gateway struct {
 	metrics        *metrics
 	metricsHandler http.Handler
 	ids            *idSource
+	access         *accessLog
 
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex
@@ -76,6 +77,9 @@ func New(cfg Config, agent Agent) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, agent: agent, log: cfg.Logger, workers: worker.NewClient(), ids: newIDSource(), addrs: map[string]net.Addr{}}
+	if cfg.AccessLog {
+		g.access = &accessLog{w: cfg.AccessLogWriter}
+	}
 	if !cfg.AuthDisabled {
 		users := map[string]string{}
 		if cfg.UsersFile != "" {

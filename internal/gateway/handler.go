@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -89,21 +88,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	g.metrics.request(rq.kind, code, d.Seconds())
-	if g.cfg.AccessLog {
-		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("type", "access"),
-			slog.String("request_id", rq.id),
-			slog.String("trace_id", rq.trace),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", code),
-			slog.Float64("latency_ms", float64(d.Microseconds())/1000),
-			slog.Int("bytes", rq.bytes),
-			slog.String("function", rq.function),
-			slog.Bool("cold", rq.cold),
-			slog.String("client_ip", clientIP(r)),
-			slog.String("user_agent", r.UserAgent()),
-		)
+	if g.access != nil {
+		g.access.write(&accessEntry{
+			requestID: rq.id, traceID: rq.trace, method: r.Method, path: r.URL.Path, status: code,
+			latency: d, bytes: rq.bytes, function: rq.function, cold: rq.cold,
+			clientIP: clientIP(r), userAgent: r.UserAgent(),
+		}, rq.start.Add(d))
 	}
 	rq.w = nil
 	rq.body = rq.body[:0]

@@ -225,6 +225,7 @@ func startGateway(t *testing.T, ag *fakeAgent, fns manifest.Functions, rt manife
 		AccessLog:        true,
 	}
 	cfg.Logger = jsonLogger(syncWriter{e.logMu, e.logBuf})
+	cfg.AccessLogWriter = syncWriter{e.logMu, e.logBuf}
 	if mod != nil {
 		mod(&cfg)
 	}
