@@ -137,7 +137,11 @@ func (g *Gateway) serveInvoke(rq *request, r *http.Request) {
 		(&invokeapi.Error{Status: 404, Type: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}).Write(w)
 		return
 	}
-	tgt, aerr := invokeapi.ParseTarget(raw, r.URL.Query().Get("Qualifier"), g.cfg.Region)
+	var qualifier string
+	if r.URL.RawQuery != "" {
+		qualifier = r.URL.Query().Get("Qualifier")
+	}
+	tgt, aerr := invokeapi.ParseTarget(raw, qualifier, g.cfg.Region)
 	if aerr != nil {
 		aerr.Write(w)
 		return

@@ -164,6 +164,9 @@ func ParseTarget(raw, qualifier, region string) (Target, *Error) {
 	if raw == "" || len(raw) > maxFunctionNameLen {
 		return Target{}, InvalidParameter("1 validation error detected: Value '" + raw + "' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 170")
 	}
+	if qualifier == "" && plainName(raw) {
+		return Target{Name: raw}, nil // the common case, without the regexp
+	}
 	m := nameRe.FindStringSubmatch(raw)
 	if m == nil {
 		return Target{}, InvalidParameter("1 validation error detected: Value '" + raw + "' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: " + nameRe.String())
@@ -186,6 +189,19 @@ func ParseTarget(raw, qualifier, region string) (Target, *Error) {
 		t.Qualifier = qualifier
 	}
 	return t, nil
+}
+
+func plainName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseInvocationType validates X-Amz-Invocation-Type (empty = RequestResponse).
