@@ -20,7 +20,6 @@ const (
 // Header values shared by every response (never modified).
 var (
 	hdrJSON     = []string{"application/json"}
-	hdrOctet    = []string{"application/octet-stream"}
 	acceptedOK  = []byte(`{"status":"OK"}`)
 	emptyEvent  = []byte(`{}`)
 	hdrLatest   = []string{"$LATEST"}
@@ -85,19 +84,22 @@ func (a *runtimeAPI) next(w http.ResponseWriter, r *http.Request) {
 	}
 	defer inv.sending.Done()
 	req := inv.req
+	// One backing array for all header values: one allocation, not seven.
+	v := &[7]string{req.requestID, strconv.FormatInt(inv.deadline.UnixMilli(), 10), req.functionARN,
+		req.traceID, req.clientContext, req.cognitoIdentity, strconv.Itoa(len(req.payload))}
 	h := w.Header()
-	h["Lambda-Runtime-Aws-Request-Id"] = []string{req.requestID}
-	h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.deadline.UnixMilli(), 10)}
-	h["Lambda-Runtime-Invoked-Function-Arn"] = []string{req.functionARN}
-	h["Lambda-Runtime-Trace-Id"] = []string{req.traceID}
+	h["Lambda-Runtime-Aws-Request-Id"] = v[0:1:1]
+	h["Lambda-Runtime-Deadline-Ms"] = v[1:2:2]
+	h["Lambda-Runtime-Invoked-Function-Arn"] = v[2:3:3]
+	h["Lambda-Runtime-Trace-Id"] = v[3:4:4]
 	if req.clientContext != "" {
-		h["Lambda-Runtime-Client-Context"] = []string{req.clientContext}
+		h["Lambda-Runtime-Client-Context"] = v[4:5:5]
 	}
 	if req.cognitoIdentity != "" {
-		h["Lambda-Runtime-Cognito-Identity"] = []string{req.cognitoIdentity}
+		h["Lambda-Runtime-Cognito-Identity"] = v[5:6:6]
 	}
 	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(req.payload))}
+	h["Content-Length"] = v[6:7:7]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(req.payload)
 }
