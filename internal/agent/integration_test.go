@@ -121,7 +121,7 @@ func startAgent(t *testing.T, m mode, dir string, sink agent.LogSink) *harness {
 	rt := m.newRuntime(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg := agent.DefaultConfig()
 	cfg.ReadinessTimeout = 20 * time.Second

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"sort"
@@ -18,7 +19,8 @@ import (
 // TestIntegrationReadyLatency measures EnsureContainer → ready (through
 // gRPC, median of ESB_BENCH_N runs, default 20) in both modes next to a
 // bare `docker run` / `ctr run` of the same image to its first output line,
-// interleaved in the same run. Set ESB_BENCH=1 (and ESB_E2E=1) to run it.
+// interleaved in the same run. Set ESB_BENCH=1 (and ESB_E2E=1) to run it;
+// ESB_BENCH_MODES=containerd limits it to one mode.
 func TestIntegrationReadyLatency(t *testing.T) {
 	dockerHost, containerdAddr := integration(t)
 	if os.Getenv("ESB_BENCH") != "1" {
@@ -27,6 +29,10 @@ func TestIntegrationReadyLatency(t *testing.T) {
 	n := 20
 	if v := os.Getenv("ESB_BENCH_N"); v != "" {
 		fmt.Sscan(v, &n)
+	}
+	if testing.Verbose() {
+		slog.SetLogLoggerLevel(slog.LevelDebug) // the runtimes' step times
+		defer slog.SetLogLoggerLevel(slog.LevelInfo)
 	}
 	archive := testImages(t)
 	var report strings.Builder
@@ -43,6 +49,9 @@ func TestIntegrationReadyLatency(t *testing.T) {
 				"docker.io/library/" + agenttest.OnceImage, fmt.Sprintf("esb-bench-bare-%d-%d", os.Getpid(), i)}
 		}},
 	} {
+		if only := os.Getenv("ESB_BENCH_MODES"); only != "" && !strings.Contains(only, m.mode.name) {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		if err := m.mode.load(ctx, archive); err != nil {
 			t.Fatal(err)

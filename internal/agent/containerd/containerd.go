@@ -61,15 +61,16 @@ const (
 
 // Runtime drives containerd.
 type Runtime struct {
-	cfg      Config
-	client   *containerd.Client
-	net      *cni.Network
-	cg       *cgroups.Reader
-	log      *slog.Logger
-	fifoRoot string
-	hosts    string // path of the hosts file
-	resolv   string // path of resolv.conf
-	swap     bool   // the kernel accounts swap: limit memory+swap too
+	cfg       Config
+	client    *containerd.Client
+	net       *cni.Network
+	cg        *cgroups.Reader
+	log       *slog.Logger
+	fifoRoot  string
+	netnsRoot string
+	hosts     string // path of the hosts file
+	resolv    string // path of resolv.conf
+	swap      bool   // the kernel accounts swap: limit memory+swap too
 
 	ctx    context.Context // namespaced; outlives requests
 	cancel context.CancelFunc
@@ -109,9 +110,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 		return nil, fmt.Errorf("connect to containerd at %s (is containerd running? set --containerd-address or CONTAINERD_ADDRESS): %w", cfg.Address, err)
 	}
 	r := &Runtime{cfg: cfg, client: client, net: network, cg: cg, log: logger,
-		fifoRoot: filepath.Join(cfg.StateDir, "fifo"),
-		hosts:    filepath.Join(cfg.StateDir, "hosts"),
-		resolv:   filepath.Join(cfg.StateDir, "resolv.conf"),
+		fifoRoot:  filepath.Join(cfg.StateDir, "fifo"),
+		netnsRoot: filepath.Join(cfg.StateDir, "netns"),
+		hosts:     filepath.Join(cfg.StateDir, "hosts"),
+		resolv:    filepath.Join(cfg.StateDir, "resolv.conf"),
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		r.swap = true
@@ -207,7 +209,8 @@ func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, erro
 	return img, nil
 }
 
-// Start creates the container and task, attaches the network and starts it.
+// Start creates the worker's network namespace and attaches it (CNI) while
+// the container and its task are created, then starts the task.
 func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) (agent.Started, error) {
 	ctx = r.ns(ctx)
 	t0 := time.Now()
@@ -217,6 +220,35 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		closeOut()
 		return agent.Started{}, err
 	}
+
+	nsPath, err := newNetNS(r.netnsRoot, spec.Name)
+	if err != nil {
+		closeOut()
+		return agent.Started{}, fmt.Errorf("create network namespace for %s: %w", spec.Name, err)
+	}
+	type attached struct {
+		ip  string
+		err error
+		at  time.Time
+	}
+	netC := make(chan attached, 1)
+	go func() {
+		ip, err := r.net.Attach(ctx, spec.Name, nsPath)
+		netC <- attached{ip, err, time.Now()}
+	}()
+	// dropNetwork undoes the namespace once the attach has finished.
+	dropNetwork := func() {
+		<-netC
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		r.dropNetNS(cctx, spec.Name, nsPath)
+	}
+
+	labels := make(map[string]string, len(spec.Labels)+1)
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	labels[labelNetNS] = nsPath
 	specOpts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithEnv(spec.Env),
@@ -227,6 +259,8 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		seccomp.WithDefaultProfile(),
 		oci.WithMemoryLimit(uint64(spec.MemoryBytes)),
 		oci.WithCPUShares(spec.CPUShares),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),
+		// Workers share one runc shim per namespace instead of one process each.
 		oci.WithAnnotations(map[string]string{"io.containerd.runc.v2.group": "esb"}),
 		oci.WithMounts([]specs.Mount{
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(spec.TmpBytes, 10)}},
@@ -250,18 +284,23 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	newOpts = append(newOpts,
 		containerd.WithNewSnapshot(spec.Name, img),
 		containerd.WithNewSpec(specOpts...),
-		containerd.WithContainerLabels(spec.Labels),
+		containerd.WithContainerLabels(labels),
 	)
 	c, err := r.client.NewContainer(ctx, spec.Name, newOpts...)
 	if err != nil {
 		closeOut()
+		dropNetwork()
 		return agent.Started{}, fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
 	tCreated := time.Now()
 	if out.Created != nil {
 		out.Created(spec.Name)
 	}
+	netDone := false
 	fail := func(step string, err error) (agent.Started, error) {
+		if !netDone {
+			<-netC
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
 		if rmErr := r.remove(cctx, c); rmErr != nil {
@@ -279,15 +318,15 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	if err != nil {
 		return fail("wait for task of", err)
 	}
-	ip, err := r.net.Attach(ctx, spec.Name, netnsPath(task.Pid()))
-	if err != nil {
-		return fail("attach network of", err)
+	net := <-netC
+	netDone = true
+	if net.err != nil {
+		return fail("attach network of", net.err)
 	}
-	tNet := time.Now()
 	// Record the address (for listing after an agent restart) while the task starts.
 	labelled := make(chan error, 1)
 	go func() {
-		_, err := c.SetLabels(ctx, map[string]string{agent.LabelIP: ip})
+		_, err := c.SetLabels(ctx, map[string]string{agent.LabelIP: net.ip})
 		labelled <- err
 	}()
 	startErr := task.Start(ctx)
@@ -297,8 +336,8 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	if startErr != nil {
 		return fail("start task of", startErr)
 	}
-	r.log.Debug("worker started", "container", spec.Name, "image", spec.Image, "ip", ip,
-		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "network", tNet.Sub(tTask), "start", time.Since(tNet))
+	r.log.Debug("worker started", "container", spec.Name, "image", spec.Image, "ip", net.ip,
+		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "network", net.at.Sub(t0), "start", time.Since(tTask))
 	exited := make(chan agent.Exit, 1)
 	r.wg.Add(1)
 	go func() {
@@ -310,7 +349,24 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		case <-r.ctx.Done():
 		}
 	}()
-	return agent.Started{ID: spec.Name, Name: spec.Name, IP: ip, Exited: exited}, nil
+	return agent.Started{ID: spec.Name, Name: spec.Name, IP: net.ip, Exited: exited}, nil
+}
+
+// labelNetNS records the worker's network namespace (a bind mount under the
+// state directory), so teardown works after the task is gone or the agent restarted.
+const labelNetNS = "esb.netns"
+
+// dropNetNS detaches a namespace from the network and removes it.
+func (r *Runtime) dropNetNS(ctx context.Context, id, path string) {
+	if err := r.net.Detach(ctx, id, path); err != nil {
+		r.log.Warn("detach worker network", "container", id, "err", err)
+	}
+	if path == "" {
+		return
+	}
+	if err := removeNetNS(path); err != nil {
+		r.log.Warn("remove worker network namespace", "container", id, "path", path, "err", err)
+	}
 }
 
 // hostname keeps a container name within the 63 characters of a host name.
@@ -319,13 +375,6 @@ func hostname(name string) string {
 		return name[:63]
 	}
 	return name
-}
-
-func netnsPath(pid uint32) string {
-	if pid == 0 {
-		return ""
-	}
-	return "/proc/" + strconv.FormatUint(uint64(pid), 10) + "/ns/net"
 }
 
 // creator makes the task's stdout/stderr FIFOs under the agent's state
@@ -431,7 +480,10 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 
 func (r *Runtime) remove(ctx context.Context, c containerd.Container) error {
 	id := c.ID()
-	netns := ""
+	labels, err := c.Labels(ctx)
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("labels of %s: %w", id, err)
+	}
 	task, err := c.Task(ctx, nil)
 	switch {
 	case cerrdefs.IsNotFound(err):
@@ -441,19 +493,13 @@ func (r *Runtime) remove(ctx context.Context, c containerd.Container) error {
 	}
 	if task != nil {
 		st, err := task.Status(ctx)
-		if err == nil && st.Status != containerd.Stopped {
-			netns = netnsPath(task.Pid())
-		}
-		if err := r.net.Detach(ctx, id, netns); err != nil {
-			r.log.Warn("detach worker network", "container", id, "err", err)
-		}
-		if err == nil && (st.Status == containerd.Running || st.Status == containerd.Paused || st.Status == containerd.Created) {
+		if err == nil && (st.Status == containerd.Running || st.Status == containerd.Paused || st.Status == containerd.Pausing || st.Status == containerd.Created) {
 			exitC, werr := task.Wait(ctx)
 			if kerr := task.Kill(ctx, syscall.SIGKILL); kerr != nil && !cerrdefs.IsNotFound(kerr) {
 				return fmt.Errorf("kill task of %s: %w", id, kerr)
 			}
-			if st.Status == containerd.Paused {
-				_ = task.Resume(ctx)
+			if st.Status != containerd.Running && st.Status != containerd.Created {
+				_ = task.Resume(ctx) // a frozen task dies only once thawed
 			}
 			if werr == nil {
 				select {
@@ -465,9 +511,8 @@ func (r *Runtime) remove(ctx context.Context, c containerd.Container) error {
 		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("delete task of %s: %w", id, err)
 		}
-	} else if err := r.net.Detach(ctx, id, ""); err != nil {
-		r.log.Warn("release worker address", "container", id, "err", err)
 	}
+	r.dropNetNS(ctx, id, labels[labelNetNS])
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
