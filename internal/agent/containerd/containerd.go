@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 	if cfg.StateDir == "" {
 		return nil, errors.New("containerd runtime needs a state directory (--state-dir)")
 	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("containerd mode needs root: the agent creates network namespaces and runs the CNI plugins (run esb agent as root, or use --mode docker)")
+	}
 	if cfg.CNI.Logger == nil {
 		cfg.CNI.Logger = logger
 	}
