@@ -220,8 +220,6 @@ func readGatewaySettings(lookup func(string) (string, bool)) (gatewaySettings, e
 	c.BinaryMediaTypes = env.list("BINARY_MEDIA_TYPES")
 	c.IntegrationTimeout = env.seconds("LAMBDA_INVOKE_TIMEOUT", d.IntegrationTimeout, &errs)
 
-	c.DefaultMaxCapacity = env.int("DEFAULT_MAX_CAPACITY", d.DefaultMaxCapacity, &errs)
-	c.DefaultMinCapacity = env.int("DEFAULT_MIN_CAPACITY", d.DefaultMinCapacity, &errs)
 	c.AcquireTimeout = env.seconds("POOL_ACQUIRE_TIMEOUT", d.AcquireTimeout, &errs)
 	c.IdleTimeout = env.seconds("GATEWAY_IDLE_TIMEOUT_SECONDS", d.IdleTimeout, &errs)
 	c.HeartbeatInterval = env.seconds("HEARTBEAT_INTERVAL", d.HeartbeatInterval, &errs)

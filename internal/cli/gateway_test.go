@@ -34,7 +34,7 @@ func TestGatewaySettingsDefaults(t *testing.T) {
 	if c.HTTPSAddr != ":443" || c.HTTPAddr != ":8080" || c.AuthPath != "/user/auth/ver1.0" || c.JWTTTL != 3000*time.Second ||
 		c.IdleTimeout != 300*time.Second || c.HeartbeatInterval != 30*time.Second || c.OrphanGrace != 60*time.Second ||
 		c.BreakerThreshold != 5 || c.BreakerRecovery != 30*time.Second || c.AcquireTimeout != 30*time.Second ||
-		c.DefaultMaxCapacity != 1 || c.PauseEnabled || c.VerifySigV4 || c.NoRouteStatus != 404 {
+		c.PauseEnabled || c.VerifySigV4 || c.NoRouteStatus != 404 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if s.agentAddr != "unix:///run/esb/agent.sock" {
@@ -126,7 +126,7 @@ func TestRunGatewayOverGRPC(t *testing.T) {
 	defer srv.Stop()
 
 	fp, rp := filepath.Join(dir, "functions.yml"), filepath.Join(dir, "routing.yml")
-	manifest.Save(fp, manifest.Functions{Functions: map[string]manifest.Function{"hello": {Image: "hello:latest", Timeout: 3}}})
+	manifest.Save(fp, manifest.Functions{Functions: map[string]manifest.Function{"hello": {Image: "hello:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}}}})
 	manifest.Save(rp, manifest.Routing{Routes: []manifest.Route{{Path: "/hello", Method: "get", Function: "hello"}}})
 	port := freePort(t)
 	env := map[string]string{

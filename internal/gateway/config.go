@@ -52,17 +52,15 @@ type Config struct {
 	IntegrationTimeout time.Duration
 
 	// Pools.
-	DefaultMaxCapacity int
-	DefaultMinCapacity int
-	AcquireTimeout     time.Duration
-	IdleTimeout        time.Duration
-	HeartbeatInterval  time.Duration
-	OrphanGrace        time.Duration
-	PauseEnabled       bool
-	PauseIdle          time.Duration
-	StartTimeout       time.Duration
-	BreakerThreshold   int
-	BreakerRecovery    time.Duration
+	AcquireTimeout    time.Duration
+	IdleTimeout       time.Duration
+	HeartbeatInterval time.Duration
+	OrphanGrace       time.Duration
+	PauseEnabled      bool
+	PauseIdle         time.Duration
+	StartTimeout      time.Duration
+	BreakerThreshold  int
+	BreakerRecovery   time.Duration
 
 	// Worker environment.
 	AccessKeyID, SecretAccessKey string
@@ -108,8 +106,6 @@ func Defaults() Config {
 		AuthPath:           "/user/auth/ver1.0",
 		NoRouteStatus:      404,
 		IntegrationTimeout: 30 * time.Second,
-		DefaultMaxCapacity: 1,
-		DefaultMinCapacity: 0,
 		AcquireTimeout:     30 * time.Second,
 		IdleTimeout:        300 * time.Second,
 		HeartbeatInterval:  30 * time.Second,
@@ -172,7 +168,6 @@ func (c *Config) fill() {
 	setD(&c.ShutdownGrace, d.ShutdownGrace)
 	setD(&c.WatchInterval, d.WatchInterval)
 	setI(&c.NoRouteStatus, d.NoRouteStatus)
-	setI(&c.DefaultMaxCapacity, d.DefaultMaxCapacity)
 	setI(&c.AsyncQueueSize, d.AsyncQueueSize)
 	setI(&c.AsyncWorkers, d.AsyncWorkers)
 	setI(&c.AsyncMaxPayload, d.AsyncMaxPayload)
@@ -205,9 +200,6 @@ func (c *Config) validate() error {
 	}
 	if c.HTTPSAddr != "" && c.TLSCertFile == "" && c.CertDir == "" {
 		return fmt.Errorf("gateway: HTTPS needs SSL_CERT_PATH/SSL_KEY_PATH or a certificate directory (ESB_CERT_DIR)")
-	}
-	if c.DefaultMaxCapacity < 0 || c.DefaultMinCapacity < 0 {
-		return fmt.Errorf("gateway: DEFAULT_MAX_CAPACITY and DEFAULT_MIN_CAPACITY must not be negative")
 	}
 	return nil
 }

@@ -170,9 +170,9 @@ func TestErrorMapping(t *testing.T) {
 	})
 	ag.timeouts["slow:latest"] = 100 * time.Millisecond
 	fns := manifest.Functions{Functions: map[string]manifest.Function{
-		"err":  {Image: "err:latest", Timeout: 3},
-		"bad":  {Image: "bad:latest", Timeout: 3},
-		"slow": {Image: "slow:latest", Timeout: 1},
+		"err":  {Image: "err:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}},
+		"bad":  {Image: "bad:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}},
+		"slow": {Image: "slow:latest", Timeout: 1, Scaling: manifest.Scaling{MaxCapacity: 1}},
 	}}
 	rt := manifest.Routing{Routes: []manifest.Route{
 		{Path: "/err", Method: "get", Function: "err"},
@@ -477,4 +477,20 @@ func TestStartErrors(t *testing.T) {
 
 func reqFor(fn, image, project string) *agentv1.EnsureContainerRequest {
 	return &agentv1.EnsureContainerRequest{Function: fn, Image: image, Project: project}
+}
+
+func TestReservedConcurrencyZeroThrottles(t *testing.T) {
+	ag := newFakeAgent()
+	ag.handle("echo:latest", proxyEcho)
+	e := startGateway(t, ag, oneFunction("echo", "echo:latest", 0), echoRoutes(), func(c *Config) { c.AuthDisabled = true })
+	if r := e.do("GET", e.http+"/users/1", nil, nil); r.status != 429 {
+		t.Errorf("route of a function with max_capacity 0: %d", r.status)
+	}
+	r := e.do("POST", e.http+"/2015-03-31/functions/echo/invocations", []byte(`{}`), nil)
+	if r.status != 429 || r.header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" {
+		t.Errorf("Invoke of a function with max_capacity 0: %d %v", r.status, r.header)
+	}
+	if ag.ensured["echo"] != 0 {
+		t.Error("a disabled function must never start a worker")
+	}
 }

@@ -220,7 +220,7 @@ func startGateway(t *testing.T, ag *fakeAgent, fns manifest.Functions, rt manife
 		FunctionsFile: fp, RoutingFile: rp, HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		CertDir: filepath.Join(dir, "certs"), Project: "test",
 		APIKey: e.apiKey, JWTSecret: e.secret, AuthUser: e.user, AuthPass: e.pass,
-		DefaultMaxCapacity: 4, AcquireTimeout: 2 * time.Second, WatchInterval: -1,
+		AcquireTimeout: 2 * time.Second, WatchInterval: -1,
 		AsyncRetryDelays: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond},
 		AccessLog:        true,
 	}

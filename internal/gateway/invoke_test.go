@@ -34,9 +34,9 @@ func lambdaClient(endpoint, akid, secret string) *lambda.Client {
 func invokeFunctions() (manifest.Functions, *atomic.Int32, chan string) {
 	fns := manifest.Functions{Functions: map[string]manifest.Function{
 		"echo":  {Image: "echo:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 2}},
-		"fail":  {Image: "fail:latest", Timeout: 3},
-		"async": {Image: "async:latest", Timeout: 3},
-		"chain": {Image: "chain:latest", Timeout: 3},
+		"fail":  {Image: "fail:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}},
+		"async": {Image: "async:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}},
+		"chain": {Image: "chain:latest", Timeout: 3, Scaling: manifest.Scaling{MaxCapacity: 1}},
 	}}
 	return fns, new(atomic.Int32), make(chan string, 16)
 }

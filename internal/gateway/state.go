@@ -92,14 +92,10 @@ func loadState(cfg *Config) (*state, error) {
 // specFor composes a function's pool spec and the worker's complete
 // environment (docs/contracts.md, "Containers (agent)").
 func specFor(cfg *Config, name string, f manifest.Function) pool.Spec {
-	max := f.Scaling.MaxCapacity
-	if max == 0 {
-		max = cfg.DefaultMaxCapacity
-	}
-	min := f.Scaling.MinCapacity
-	if min == 0 {
-		min = cfg.DefaultMinCapacity
-	}
+	// esb build writes max_capacity for every function (its default when the
+	// template has no ReservedConcurrentExecutions); 0 is an explicit
+	// ReservedConcurrentExecutions: 0 and disables the function, as on AWS.
+	max, min := f.Scaling.MaxCapacity, f.Scaling.MinCapacity
 	if min > max {
 		min = max
 	}
