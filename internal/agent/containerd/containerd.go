@@ -223,6 +223,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		closeOut()
 		return agent.Started{}, err
 	}
+	tImage := time.Now()
 
 	nsPath, err := newNetNS(r.netnsRoot, spec.Name)
 	if err != nil {
@@ -340,7 +341,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		return fail("start task of", startErr)
 	}
 	r.log.Debug("worker started", "container", spec.Name, "image", spec.Image, "ip", net.ip,
-		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "network", net.at.Sub(t0), "start", time.Since(tTask))
+		"image", tImage.Sub(t0), "create", tCreated.Sub(tImage), "task", tTask.Sub(tCreated), "network", net.at.Sub(t0), "start", time.Since(tTask))
 	exited := make(chan agent.Exit, 1)
 	r.wg.Add(1)
 	go func() {
