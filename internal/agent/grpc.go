@@ -46,6 +46,7 @@ func statusOf(err error) error {
 	return status.Error(code, err.Error())
 }
 
+// EnsureContainer serves the RPC of that name.
 func (g *grpcServer) EnsureContainer(ctx context.Context, r *agentv1.EnsureContainerRequest) (*agentv1.EnsureContainerResponse, error) {
 	w, err := g.svc.Ensure(ctx, EnsureRequest{
 		Function: r.GetFunction(),
@@ -65,6 +66,7 @@ func (g *grpcServer) EnsureContainer(ctx context.Context, r *agentv1.EnsureConta
 	}}, nil
 }
 
+// DestroyContainer serves the RPC of that name.
 func (g *grpcServer) DestroyContainer(ctx context.Context, r *agentv1.DestroyContainerRequest) (*agentv1.DestroyContainerResponse, error) {
 	if err := g.svc.Destroy(ctx, r.GetId()); err != nil {
 		return nil, statusOf(err)
@@ -72,6 +74,7 @@ func (g *grpcServer) DestroyContainer(ctx context.Context, r *agentv1.DestroyCon
 	return &agentv1.DestroyContainerResponse{}, nil
 }
 
+// ListContainers serves the RPC of that name.
 func (g *grpcServer) ListContainers(ctx context.Context, r *agentv1.ListContainersRequest) (*agentv1.ListContainersResponse, error) {
 	cs, err := g.svc.List(ctx, Filter{Function: r.GetFunction(), Project: r.GetProject()})
 	if err != nil {
@@ -96,6 +99,7 @@ func (g *grpcServer) ListContainers(ctx context.Context, r *agentv1.ListContaine
 	return &agentv1.ListContainersResponse{Containers: out}, nil
 }
 
+// PauseContainer serves the RPC of that name.
 func (g *grpcServer) PauseContainer(ctx context.Context, r *agentv1.PauseContainerRequest) (*agentv1.PauseContainerResponse, error) {
 	if err := g.svc.Pause(ctx, r.GetId()); err != nil {
 		return nil, statusOf(err)
@@ -103,6 +107,7 @@ func (g *grpcServer) PauseContainer(ctx context.Context, r *agentv1.PauseContain
 	return &agentv1.PauseContainerResponse{}, nil
 }
 
+// ResumeContainer serves the RPC of that name.
 func (g *grpcServer) ResumeContainer(ctx context.Context, r *agentv1.ResumeContainerRequest) (*agentv1.ResumeContainerResponse, error) {
 	if err := g.svc.Resume(ctx, r.GetId()); err != nil {
 		return nil, statusOf(err)
@@ -110,6 +115,7 @@ func (g *grpcServer) ResumeContainer(ctx context.Context, r *agentv1.ResumeConta
 	return &agentv1.ResumeContainerResponse{}, nil
 }
 
+// GetContainerMetrics serves the RPC of that name.
 func (g *grpcServer) GetContainerMetrics(ctx context.Context, r *agentv1.GetContainerMetricsRequest) (*agentv1.GetContainerMetricsResponse, error) {
 	ms, err := g.svc.Metrics(ctx, r.GetId())
 	if err != nil {
@@ -132,6 +138,7 @@ func (g *grpcServer) GetContainerMetrics(ctx context.Context, r *agentv1.GetCont
 	return &agentv1.GetContainerMetricsResponse{Metrics: out}, nil
 }
 
+// Health serves the RPC of that name.
 func (g *grpcServer) Health(ctx context.Context, _ *agentv1.HealthRequest) (*agentv1.HealthResponse, error) {
 	if err := g.svc.Health(ctx); err != nil {
 		return &agentv1.HealthResponse{Serving: false, Message: err.Error()}, nil
@@ -139,6 +146,7 @@ func (g *grpcServer) Health(ctx context.Context, _ *agentv1.HealthRequest) (*age
 	return &agentv1.HealthResponse{Serving: true}, nil
 }
 
+// Info serves the RPC of that name.
 func (g *grpcServer) Info(ctx context.Context, _ *agentv1.InfoRequest) (*agentv1.InfoResponse, error) {
 	in, err := g.svc.Info(ctx)
 	if err != nil {
