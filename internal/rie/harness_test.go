@@ -225,7 +225,7 @@ func newHarness(t *testing.T, scripts ...script) *harness {
 	t.Helper()
 	cfg := &Config{
 		FunctionName: "fn", FunctionVersion: "$LATEST", MemoryMB: 128, Region: "us-east-1", AccountID: "123456789012",
-		Timeout: 400 * time.Millisecond, InitTimeout: 2 * time.Second,
+		Timeout: 5 * time.Second, InitTimeout: 5 * time.Second,
 	}
 	out := &syncBuffer{}
 	sink := NewLogSink(out, LogText, cfg.FunctionName)

@@ -163,6 +163,7 @@ func TestSandboxTimeoutAndRecovery(t *testing.T) {
 			return rt.wait() // never answers
 		},
 		echoLoop)
+	h.cfg.Timeout = 400 * time.Millisecond
 	start := time.Now()
 	r := h.call(`{}`, func(r *invokeRequest) { r.requestID = "slow-1" })
 	if took := time.Since(start); took < h.cfg.Timeout || took > h.cfg.Timeout+time.Second {
@@ -201,6 +202,7 @@ func TestSandboxTimeoutAfterResponse(t *testing.T) {
 			return rt.wait() // lingers instead of calling /next
 		},
 		echoLoop)
+	h.cfg.Timeout = 400 * time.Millisecond
 	if r := h.call(`{}`); string(r.payload) != `"first"` {
 		t.Fatalf("first: %s", r.payload)
 	}
@@ -268,7 +270,10 @@ func TestSandboxInitErrorUntilRecovered(t *testing.T) {
 			t.Fatalf("state %s, want init-error", st)
 		}
 	}
-	if !h.sp.proc(0).killed.Load() {
+	// esb-rie kills it right after answering its /init/error.
+	select {
+	case <-h.sp.proc(0).Done():
+	case <-time.After(3 * time.Second):
 		t.Fatal("a runtime that reported an init error was left running")
 	}
 	r := h.call(`"ok"`)
@@ -420,6 +425,7 @@ func TestSandboxCallerDeadlineShortensTimeout(t *testing.T) {
 		}
 		return rt.wait()
 	}, echoLoop)
+	h.cfg.Timeout = 2 * time.Second
 	start := time.Now()
 	r := h.call(`{}`, func(r *invokeRequest) { r.deadline = time.Now().Add(120 * time.Millisecond) })
 	if took := time.Since(start); took > h.cfg.Timeout {
