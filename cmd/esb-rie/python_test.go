@@ -203,13 +203,7 @@ func TestPythonInitErrors(t *testing.T) {
 // and AWS_ENDPOINT_URL, and the per-invoke _X_AMZN_TRACE_ID travels with
 // the calls (botocore's recursion detection).
 func TestPythonBoto3ConfiguredEndpoints(t *testing.T) {
-	needTool(t, pythonBin)
-	if err := exec.Command(pythonBin, "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("ESB_E2E") == "1" {
-			t.Fatalf("python3-boto3 is required with ESB_E2E=1: %v", err)
-		}
-		t.Skip("python3-boto3 not installed; skipping")
-	}
+	needBoto3(t)
 	s3 := newFakeAWS(t, "s3")
 	ddb := newFakeAWS(t, "dynamodb")
 	r := startPython(t, "app.handler", "AWS_ENDPOINT_URL_S3="+s3.srv.URL, "AWS_ENDPOINT_URL="+ddb.srv.URL, "AWS_REGION=us-east-1")
@@ -232,10 +226,7 @@ func TestPythonBoto3ConfiguredEndpoints(t *testing.T) {
 // The hook on its own, in a plain python3 process: precedence, the
 // opt-out, and the image's own sitecustomize still running.
 func TestSitecustomizeDirect(t *testing.T) {
-	needTool(t, pythonBin)
-	if err := exec.Command(pythonBin, "-c", "import boto3").Run(); err != nil {
-		t.Skip("python3-boto3 not installed; skipping")
-	}
+	needBoto3(t)
 	s3 := newFakeAWS(t, "s3")
 	other := newFakeAWS(t, "s3")
 	hookDir, _ := filepath.Abs("../../runtimes/python")
@@ -426,5 +417,18 @@ func TestPythonVersions(t *testing.T) {
 			expectError(t, r.invokeString(`{"action":"exit"}`), "exit")
 			expectOK(t, r.invokeString(`{"action":"count"}`), "1")
 		})
+	}
+}
+
+// needBoto3 skips without Debian's python3-boto3, unless ESB_E2E=1 says
+// the environment must have it.
+func needBoto3(t *testing.T) {
+	t.Helper()
+	needTool(t, pythonBin)
+	if err := exec.Command(pythonBin, "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("ESB_E2E") == "1" {
+			t.Fatalf("python3-boto3 is required with ESB_E2E=1: %v", err)
+		}
+		t.Skip("python3-boto3 not installed (apt-get install python3-boto3); skipping")
 	}
 }
