@@ -24,6 +24,7 @@ type metrics struct {
 
 	mu    sync.Mutex
 	perFn map[string]*fnMetrics
+	fast  sync.Map // name → *fnMetrics, read without the mutex
 
 	reqCount sync.Map // requestKey → prometheus.Counter
 	reqObs   sync.Map // kind → prometheus.Observer
@@ -91,6 +92,9 @@ func newMetrics(pools func() []pool.Stats, queueLen func() int) *metrics {
 }
 
 func (m *metrics) fn(name string) *fnMetrics {
+	if f, ok := m.fast.Load(name); ok {
+		return f.(*fnMetrics)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.perFn[name]
@@ -107,6 +111,7 @@ func (m *metrics) fn(name string) *fnMetrics {
 			errs:      m.errors,
 		}
 		m.perFn[name] = f
+		m.fast.Store(name, f)
 	}
 	return f
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type Breaker struct {
 	failures int
 	openedAt time.Time
 	probing  bool
+	// healthy is true while closed with no failure counted: the common case
+	// is then answered without the mutex.
+	healthy atomic.Bool
 }
 
 // NewBreaker returns a closed breaker. A threshold of 0 disables it.
@@ -47,13 +51,15 @@ func NewBreaker(threshold int, recovery time.Duration, clock Clock) *Breaker {
 	if clock == nil {
 		clock = RealClock{}
 	}
-	return &Breaker{threshold: threshold, recovery: recovery, clock: clock}
+	b := &Breaker{threshold: threshold, recovery: recovery, clock: clock}
+	b.healthy.Store(true)
+	return b
 }
 
 // Allow tells whether a request may go to the function now. Every true must be
 // followed by exactly one Success, Failure or Skip.
 func (b *Breaker) Allow() bool {
-	if b == nil || b.threshold <= 0 {
+	if b == nil || b.threshold <= 0 || b.healthy.Load() {
 		return true
 	}
 	b.mu.Lock()
@@ -79,13 +85,14 @@ func (b *Breaker) Allow() bool {
 
 // Success records a request that reached the function and succeeded.
 func (b *Breaker) Success() {
-	if b == nil || b.threshold <= 0 {
+	if b == nil || b.threshold <= 0 || b.healthy.Load() {
 		return
 	}
 	b.mu.Lock()
 	b.failures = 0
 	b.state = BreakerClosed
 	b.probing = false
+	b.healthy.Store(true)
 	b.mu.Unlock()
 }
 
@@ -97,6 +104,7 @@ func (b *Breaker) Failure() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.healthy.Store(false)
 	b.failures++
 	if b.state == BreakerHalfOpen || b.failures >= b.threshold {
 		b.state = BreakerOpen
@@ -119,7 +127,7 @@ func (b *Breaker) Skip() {
 // State reports the current state (an open breaker whose recovery time has
 // passed reports half-open).
 func (b *Breaker) State() BreakerState {
-	if b == nil || b.threshold <= 0 {
+	if b == nil || b.threshold <= 0 || b.healthy.Load() {
 		return BreakerClosed
 	}
 	b.mu.Lock()
