@@ -244,8 +244,12 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 			port = p
 		}
 	}
+	rawPath := r.URL.Path
+	if tg.PayloadFormat == "2.0" {
+		rawPath = r.URL.EscapedPath()
+	}
 	ev := apigw.Request{
-		Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
+		Method: r.Method, Path: r.URL.Path, RawPath: rawPath, RawQuery: r.URL.RawQuery,
 		Header: r.Header, Host: r.Host, Proto: r.Proto, Scheme: scheme, Port: port, SourceIP: clientIP(r),
 		Body: rq.body, Target: tg, Params: rq.match.Params, RequestID: rq.id, TraceID: rq.trace,
 		Time: rq.start, Claims: claims, AccountID: g.cfg.AccountID, APIID: apiID(tg.API),

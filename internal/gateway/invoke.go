@@ -132,7 +132,11 @@ func (g *Gateway) fnMetrics(name string) *fnMetrics { return g.metrics.fn(name) 
 // serveInvoke implements POST /2015-03-31/functions/{FunctionName}/invocations.
 func (g *Gateway) serveInvoke(rq *request, r *http.Request) {
 	w := rq.w
-	raw, ok := invokeapi.SplitPath(r.URL.EscapedPath())
+	escaped := r.URL.RawPath
+	if escaped == "" {
+		escaped = r.URL.Path
+	}
+	raw, ok := invokeapi.SplitPath(escaped)
 	if !ok || r.Method != http.MethodPost {
 		(&invokeapi.Error{Status: 404, Type: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}).Write(w)
 		return
