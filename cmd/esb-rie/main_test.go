@@ -144,6 +144,7 @@ func startRIE(t testing.TB, o rieOptions) *rieProc {
 		"AWS_LAMBDA_FUNCTION_NAME=hello",
 		"AWS_ACCESS_KEY_ID=test",
 		"AWS_SECRET_ACCESS_KEY=test",
+		"PYTHONDONTWRITEBYTECODE=1", // keep testdata free of __pycache__
 	}, o.env...)
 	r := &rieProc{t: t, cmd: cmd, url: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{}),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}

@@ -245,7 +245,7 @@ print(json.dumps(out))
 `
 	cmd := exec.Command(pythonBin, "-c", script)
 	cmd.Env = []string{
-		"PYTHONPATH=" + hookDir + ":" + chainDir, "HOME=" + t.TempDir(),
+		"PYTHONPATH=" + hookDir + ":" + chainDir, "HOME=" + t.TempDir(), "PYTHONDONTWRITEBYTECODE=1",
 		"AWS_ENDPOINT_URL_S3=" + s3.srv.URL, "AWS_ENDPOINT_URL=http://127.0.0.1:1",
 		"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_DEFAULT_REGION=us-east-1",
 	}
