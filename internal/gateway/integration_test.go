@@ -163,7 +163,9 @@ func TestIntegrationGatewayDocker(t *testing.T) {
 		t.Errorf("%d containers left after the idle timeout", n)
 	}
 	// Shutdown removes every worker.
-	http.Get(base + "/hello")
+	if r, err := http.Get(base + "/hello"); err == nil {
+		r.Body.Close()
+	}
 	if err := g.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
