@@ -246,7 +246,10 @@ func readGatewaySettings(lookup func(string) (string, bool)) (gatewaySettings, e
 
 	c.AsyncQueueSize = env.int("ASYNC_QUEUE_SIZE", d.AsyncQueueSize, &errs)
 	c.AsyncWorkers = env.int("ASYNC_WORKERS", d.AsyncWorkers, &errs)
-	c.AsyncSpoolDir = env.str("ASYNC_SPOOL_DIR", "")
+	c.AsyncSpoolDir = env.str("ASYNC_SPOOL_DIR", filepath.Join(".esb", "run", "gateway-async"))
+	if strings.EqualFold(c.AsyncSpoolDir, "off") {
+		c.AsyncSpoolDir = ""
+	}
 	c.AsyncMaxPayload = env.int("ASYNC_MAX_PAYLOAD", d.AsyncMaxPayload, &errs)
 	c.ShutdownGrace = env.seconds("SHUTDOWN_GRACE_SECONDS", d.ShutdownGrace, &errs)
 	c.WatchInterval = env.seconds("CONFIG_WATCH_INTERVAL", d.WatchInterval, &errs)

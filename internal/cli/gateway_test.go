@@ -132,7 +132,7 @@ func TestRunGatewayOverGRPC(t *testing.T) {
 	env := map[string]string{
 		"FUNCTIONS_CONFIG_PATH": fp, "ROUTING_CONFIG_PATH": rp, "ENABLE_SSL": "false",
 		"GATEWAY_BIND_ADDR": "127.0.0.1", "GATEWAY_HTTP_PORT": port, "AUTH_DISABLED": "true",
-		"AGENT_GRPC_ADDRESS": "unix://" + sock,
+		"AGENT_GRPC_ADDRESS": "unix://" + sock, "ASYNC_SPOOL_DIR": filepath.Join(dir, "async"),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
