@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,8 +59,11 @@ type workerLog struct {
 	function string
 	project  string
 
+	// id is set (by Output.Created) before any output is streamed.
+	id      string
+	tailing atomic.Bool // lines are kept in tail while the worker starts
+
 	mu   sync.Mutex
-	id   string
 	tail []string // nil once the worker is ready
 	next int
 	full bool
@@ -69,8 +73,10 @@ type workerLog struct {
 }
 
 func newWorkerLog(sink LogSink, function, project string) *workerLog {
-	return &workerLog{sink: sink, function: function, project: project,
+	w := &workerLog{sink: sink, function: function, project: project,
 		tail: make([]string, tailLines), done: make(chan struct{}), running: 2}
+	w.tailing.Store(true)
+	return w
 }
 
 // output returns the writers a Runtime streams into.
@@ -82,15 +88,13 @@ func (w *workerLog) output() Output {
 	}
 }
 
-// setID records the container id once the runtime has assigned it.
-func (w *workerLog) setID(id string) {
-	w.mu.Lock()
-	w.id = id
-	w.mu.Unlock()
-}
+// setID records the container id; runtimes call it (Output.Created) before
+// they stream any output.
+func (w *workerLog) setID(id string) { w.id = id }
 
 // stopTail drops the kept lines: the worker is ready.
 func (w *workerLog) stopTail() {
+	w.tailing.Store(false)
 	w.mu.Lock()
 	w.tail = nil
 	w.mu.Unlock()
@@ -121,19 +125,20 @@ func (w *workerLog) waitDrained(d time.Duration) {
 	}
 }
 
-func (w *workerLog) line(stream string, text []byte) {
-	w.mu.Lock()
-	id := w.id
-	if w.tail != nil {
-		w.tail[w.next] = stream + ": " + string(text)
-		w.next++
-		if w.next == len(w.tail) {
-			w.next, w.full = 0, true
+func (w *workerLog) line(stream string, text []byte, now time.Time) {
+	if w.tailing.Load() {
+		w.mu.Lock()
+		if w.tail != nil {
+			w.tail[w.next] = stream + ": " + string(text)
+			w.next++
+			if w.next == len(w.tail) {
+				w.next, w.full = 0, true
+			}
 		}
+		w.mu.Unlock()
 	}
-	w.mu.Unlock()
-	w.sink.WriteLine(LogLine{Function: w.function, Project: w.project, ContainerID: id,
-		Stream: stream, Time: time.Now(), Text: text})
+	w.sink.WriteLine(LogLine{Function: w.function, Project: w.project, ContainerID: w.id,
+		Stream: stream, Time: now, Text: text})
 }
 
 func (w *workerLog) streamClosed() {
@@ -155,22 +160,23 @@ type lineWriter struct {
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	now := time.Now() // every line of one read arrived at the same time
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			l.buf = append(l.buf, p...)
 			for len(l.buf) >= maxLineBytes {
-				l.log.line(l.stream, l.buf[:maxLineBytes])
+				l.log.line(l.stream, l.buf[:maxLineBytes], now)
 				l.buf = l.buf[:copy(l.buf, l.buf[maxLineBytes:])]
 			}
 			break
 		}
 		if len(l.buf) > 0 {
 			l.buf = append(l.buf, p[:i]...)
-			l.log.line(l.stream, trimCR(l.buf))
+			l.log.line(l.stream, trimCR(l.buf), now)
 			l.buf = l.buf[:0]
 		} else {
-			l.log.line(l.stream, trimCR(p[:i]))
+			l.log.line(l.stream, trimCR(p[:i]), now)
 		}
 		p = p[i+1:]
 	}
@@ -184,7 +190,7 @@ func (l *lineWriter) Close() error {
 	}
 	l.closed = true
 	if len(l.buf) > 0 {
-		l.log.line(l.stream, trimCR(l.buf))
+		l.log.line(l.stream, trimCR(l.buf), time.Now())
 		l.buf = nil
 	}
 	l.log.streamClosed()

@@ -129,7 +129,6 @@ func (s *Service) Ensure(ctx context.Context, req EnsureRequest) (Worker, error)
 		}
 		return Worker{}, fmt.Errorf("start worker for function %s: %w", req.Function, err)
 	}
-	wlog.setID(st.ID)
 
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadinessTimeout)
 	err = waitReady(rctx, net.JoinHostPort(st.IP, strconv.Itoa(WorkerPort)), st.Exited)
@@ -456,7 +455,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		}
 		wlog := newWorkerLog(s.sink, c.Function, c.Project)
 		wlog.stopTail()
-		wlog.setID(c.ID)
+		wlog.setID(c.ID) // before Attach streams anything
 		if err := s.rt.Attach(ctx, c.ID, wlog.output()); err != nil {
 			s.log.Warn("cannot resume streaming worker output", "function", c.Function, "container", c.ID, "err", err)
 		}
