@@ -173,7 +173,7 @@ func TestIntegrationKill9(t *testing.T) {
 			}
 		}(w)
 	}
-	for count.Load() < 500 {
+	for count.Load() < 3000 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	d.kill9(t)

@@ -94,7 +94,7 @@ func (s *Server) batchGetItem(ctx context.Context, body, out []byte) ([]byte, er
 	unprocessed := map[string]*keysAndAttributes{}
 	var caps []*capacity
 	size := 0
-	err := s.db.View(func(r *store.ReadTx) error {
+	err := s.db.Snapshot(func(r *store.ReadTx) error {
 		for _, tr := range reqs {
 			units := 0.0
 			list := []json.RawMessage{}
@@ -304,7 +304,7 @@ func (s *Server) transactGetItems(ctx context.Context, body, out []byte) ([]byte
 	}
 	responses := make([]json.RawMessage, len(gets))
 	units := map[string]float64{}
-	err := s.db.View(func(r *store.ReadTx) error {
+	err := s.db.Snapshot(func(r *store.ReadTx) error {
 		for i, g := range gets {
 			if !r.Exists(g.d) {
 				return notFound()

@@ -338,11 +338,15 @@ func (s *Server) runRead(p *readPlan) (*readResult, error) {
 		}
 	}
 	var iterErr error
-	err := s.db.View(func(r *store.ReadTx) error {
+	view := s.db.View
+	if p.x != nil { // index entries and the items they point to must agree
+		view = s.db.Snapshot
+	}
+	err := view(func(r *store.ReadTx) error {
 		if !r.Exists(p.d) {
 			return notFound()
 		}
-		r.Iterate(p.d, p.x, rg, p.reverse, func(key []byte, rec store.Record) bool {
+		err := r.Iterate(p.d, p.x, rg, p.reverse, func(key []byte, rec store.Record) bool {
 			res.scanned++
 			res.bytes += rec.Size
 			stop := (p.limit > 0 && res.scanned >= p.limit) || res.bytes >= maxPage
@@ -373,6 +377,9 @@ func (s *Server) runRead(p *readPlan) (*readResult, error) {
 			}
 			return true
 		})
+		if err != nil {
+			return err
+		}
 		return iterErr
 	})
 	return res, err

@@ -2,52 +2,42 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/edgeserverlessbox/esb/internal/dynamo/attr"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Table-level errors the API maps to DynamoDB's exceptions.
 var (
-	ErrTableExists   = fmt.Errorf("table exists")
-	ErrTableNotFound = fmt.Errorf("table not found")
+	ErrTableExists   = errors.New("table exists")
+	ErrTableNotFound = errors.New("table not found")
 )
 
-func putDef(tx *bolt.Tx, d *TableDef) error {
+func (w *WriteTx) putDef(d *TableDef) error {
 	data, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketTables).Put([]byte(d.Name), data)
+	return w.set(catalogKey(d.Name), data)
 }
 
-// CreateTable creates the table's storage and catalogue entry.
+// CreateTable creates the table's catalogue entry and empty storage.
 func (db *DB) CreateTable(ctx context.Context, d *TableDef) error {
 	return db.write(ctx, func(w *WriteTx) error {
-		if w.tx.Bucket(bucketTables).Get([]byte(d.Name)) != nil {
+		if w.get(catalogKey(d.Name)) != nil {
 			return ErrTableExists
 		}
-		w.dirty = true
-		tb, err := w.tx.CreateBucket(tableBucketName(d))
-		if err != nil {
+		if err := w.putDef(d); err != nil {
 			return err
 		}
-		if _, err := tb.CreateBucket(bucketItems); err != nil {
-			return err
-		}
-		if _, err := tb.CreateBucket(bucketTTL); err != nil {
-			return err
-		}
-		for _, x := range d.Indexes() {
-			if _, err := tb.CreateBucket(indexBucketName(x)); err != nil {
-				return err
-			}
-		}
-		if err := putDef(w.tx, d); err != nil {
+		if err := w.set(statsKey(d), make([]byte, 16)); err != nil {
 			return err
 		}
 		w.OnCommit(func() { db.setTable(d.Name, d) })
@@ -63,11 +53,12 @@ func (db *DB) DeleteTable(ctx context.Context, name string) (*TableDef, error) {
 		if d == nil {
 			return ErrTableNotFound
 		}
+		pre := tablePrefix(d)
 		w.dirty = true
-		if err := w.tx.DeleteBucket(tableBucketName(d)); err != nil && err != bolt.ErrBucketNotFound {
+		if err := w.b.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
 			return err
 		}
-		if err := w.tx.Bucket(bucketTables).Delete([]byte(name)); err != nil {
+		if err := w.del(catalogKey(name)); err != nil {
 			return err
 		}
 		def = d
@@ -77,9 +68,9 @@ func (db *DB) DeleteTable(ctx context.Context, name string) (*TableDef, error) {
 	return def, err
 }
 
-// UpdateTable replaces a table's definition with next, building the storage
-// of added indexes (backfilled from the items) and dropping removed ones. A
-// TTL change rewrites the item expiries.
+// UpdateTable replaces a table's definition with what change returns,
+// building the entries of added indexes from the items (backfill) and
+// dropping removed ones. A TTL change rewrites the item expiries.
 func (db *DB) UpdateTable(ctx context.Context, name string, change func(cur *TableDef) (*TableDef, error)) (*TableDef, error) {
 	var out *TableDef
 	err := db.write(ctx, func(w *WriteTx) error {
@@ -91,11 +82,11 @@ func (db *DB) UpdateTable(ctx context.Context, name string, change func(cur *Tab
 		if err != nil {
 			return err
 		}
-		w.dirty = true
-		tb := w.tableBucket(cur)
 		for _, x := range cur.Indexes() {
 			if next.Index(x.Name) == nil {
-				if err := tb.DeleteBucket(indexBucketName(x)); err != nil {
+				pre := indexPrefix(cur, x)
+				w.dirty = true
+				if err := w.b.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
 					return err
 				}
 			}
@@ -103,19 +94,16 @@ func (db *DB) UpdateTable(ctx context.Context, name string, change func(cur *Tab
 		var added []*IndexDef
 		for _, x := range next.Indexes() {
 			if cur.Index(x.Name) == nil {
-				if _, err := tb.CreateBucket(indexBucketName(x)); err != nil {
-					return err
-				}
 				added = append(added, x)
 			}
 		}
 		ttlChanged := cur.TTLEnabled != next.TTLEnabled || cur.TTLAttr != next.TTLAttr
 		if len(added) > 0 || ttlChanged {
-			if err := rebuild(tb, next, added, ttlChanged); err != nil {
+			if err := db.rebuild(w, next, added, ttlChanged); err != nil {
 				return err
 			}
 		}
-		if err := putDef(w.tx, next); err != nil {
+		if err := w.putDef(next); err != nil {
 			return err
 		}
 		out = next
@@ -126,62 +114,59 @@ func (db *DB) UpdateTable(ctx context.Context, name string, change func(cur *Tab
 }
 
 // rebuild backfills added indexes and, when TTL changed, rewrites expiries.
-func rebuild(tb *bolt.Bucket, d *TableDef, added []*IndexDef, ttlChanged bool) error {
-	items := tb.Bucket(bucketItems)
+// It reads the committed items (a schema change runs in a batch of its own).
+func (db *DB) rebuild(w *WriteTx, d *TableDef, added []*IndexDef, ttlChanged bool) error {
 	if ttlChanged {
-		if err := tb.DeleteBucket(bucketTTL); err != nil && err != bolt.ErrBucketNotFound {
-			return err
-		}
-		if _, err := tb.CreateBucket(bucketTTL); err != nil {
+		pre := subPrefix(d, subTTL, 0)
+		w.dirty = true
+		if err := w.b.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
 			return err
 		}
 	}
-	ttl := tb.Bucket(bucketTTL)
-	type rewrite struct{ k, v []byte }
-	var rewrites []rewrite
-	c := items.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	pre := subPrefix(d, subItems, 0)
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
 		rec, ok := decodeRecord(v)
 		if !ok {
 			continue
 		}
-		it, err := attr.DecodeItem(rec.JSON)
+		key := append([]byte(nil), it.Key()[len(pre):]...)
+		item, err := attr.DecodeItem(rec.JSON)
 		if err != nil {
 			return fmt.Errorf("decode stored item: %w", err)
 		}
 		for _, x := range added {
-			if ek := x.entryKey(it, k); ek != nil {
-				if err := tb.Bucket(indexBucketName(x)).Put(ek, append([]byte(nil), k...)); err != nil {
+			if ek := x.entryKey(item, key); ek != nil {
+				if err := w.set(append(indexPrefix(d, x), ek...), key); err != nil {
 					return err
 				}
 			}
 		}
 		if ttlChanged {
-			exp := d.ExpiryOf(it)
+			exp := d.ExpiryOf(item)
 			if exp != rec.Expiry {
 				nv := append([]byte(nil), v...)
-				encodeExpiry(nv, exp)
-				rewrites = append(rewrites, rewrite{append([]byte(nil), k...), nv})
+				binary.BigEndian.PutUint64(nv[1:], uint64(exp))
+				if err := w.set(itemKey(d, key), nv); err != nil {
+					return err
+				}
 			}
 			if exp > 0 {
-				if err := ttl.Put(ttlKey(exp, k), nil); err != nil {
+				if err := w.set(ttlKey(d, exp, key), nil); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	for _, r := range rewrites {
-		if err := items.Put(r.k, r.v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func encodeExpiry(v []byte, exp int64) {
-	for i := 0; i < 8; i++ {
-		v[1+i] = byte(uint64(exp) >> (56 - 8*i))
-	}
+	return it.Error()
 }
 
 // ---- TTL sweeper ----
@@ -196,23 +181,21 @@ func (db *DB) SweepExpired(ctx context.Context, limit int) (int, error) {
 		}
 		var keys [][]byte
 		now := db.now().Unix()
+		pre := subPrefix(d, subTTL, 0)
 		err := db.View(func(r *ReadTx) error {
-			tb := r.tableBucket(d)
-			if tb == nil {
-				return nil
+			it, err := r.r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
+			if err != nil {
+				return err
 			}
-			c := tb.Bucket(bucketTTL).Cursor()
-			for k, _ := c.First(); k != nil && len(keys) < limit; k, _ = c.Next() {
-				exp := int64(0)
-				for i := 0; i < 8; i++ {
-					exp = exp<<8 | int64(k[i])
-				}
-				if exp >= now {
+			defer it.Close()
+			for ok := it.First(); ok && len(keys) < limit; ok = it.Next() {
+				k := it.Key()[len(pre):]
+				if len(k) < 8 || int64(binary.BigEndian.Uint64(k)) >= now {
 					break
 				}
 				keys = append(keys, append([]byte(nil), k[8:]...))
 			}
-			return nil
+			return it.Error()
 		})
 		if err != nil || len(keys) == 0 {
 			continue
@@ -226,7 +209,7 @@ func (db *DB) SweepExpired(ctx context.Context, limit int) (int, error) {
 			}
 			for _, k := range keys {
 				rec, ok := w.GetRaw(cur, k)
-				if !ok || !rec.Expired(cur, w.now) {
+				if !ok || !rec.Expired(cur, w.Now()) {
 					continue
 				}
 				it, err := attr.DecodeItem(rec.JSON)
@@ -260,7 +243,7 @@ func (db *DB) RunSweeper(ctx context.Context, interval time.Duration, log *slog.
 			for {
 				n, err := db.SweepExpired(ctx, 1000)
 				if err != nil {
-					if ctx.Err() == nil && err != ErrClosed {
+					if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 						log.Warn("ttl sweep failed", "err", err)
 					}
 					break

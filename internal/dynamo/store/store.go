@@ -1,9 +1,11 @@
 // Package store is the embedded storage engine of esb's DynamoDB: tables,
-// items, secondary indexes and TTL on bbolt, a B+tree in one file with a
-// durable commit (fdatasync) per transaction. Writers go through one commit
-// loop that groups concurrent requests into a single transaction, so each
-// acknowledged write is on disk while many writers share one sync; readers
-// run on consistent snapshots concurrently with the writer.
+// items, secondary indexes and TTL on Pebble, a log-structured merge tree with
+// a write-ahead log. Writers go through one commit loop that runs every
+// request waiting at that moment in one batch and makes the batch durable with
+// a single WAL sync, so each acknowledged write is on disk while many writers
+// share one sync; the loop also serialises conditional read-check-write
+// operations, so they need no locks. Readers use consistent snapshots,
+// concurrently with the writer.
 package store
 
 import (
@@ -12,31 +14,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/edgeserverlessbox/esb/internal/dynamo/attr"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Options configure the engine.
 type Options struct {
-	// Dir is the data directory; the database file is Dir/dynamodb.db.
+	// Dir is the data directory; the engine's files live in Dir/store.
 	Dir string
-	// NoSync skips fsync on commit (tests and benchmarks of the API only).
+	// NoSync skips the WAL sync on commit (tests and benchmarks of the API only).
 	NoSync bool
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
-	// MaxBatch bounds how many write requests share one transaction (default 256).
+	// MaxBatch bounds how many write requests share one batch (default 256).
 	MaxBatch int
+	// CacheBytes is the block cache size (default 64 MiB).
+	CacheBytes int64
 }
 
 // DB is an open database.
 type DB struct {
-	bolt    *bolt.DB
+	pdb     *pebble.DB
+	sync    *pebble.WriteOptions
 	now     func() time.Time
 	writes  chan *writeReq
 	tables  atomic.Pointer[map[string]*TableDef]
@@ -47,60 +55,72 @@ type DB struct {
 	closed  bool
 }
 
-var (
-	bucketTables = []byte("tables")
-	bucketItems  = []byte("items")
-	bucketTTL    = []byte("ttl")
-	keyStats     = []byte("stats")
+// Key layout. Every key of a table starts with "d" + its 36-byte ID, so a
+// table (or one of its indexes) is dropped with one range deletion.
+//
+//	c<name>                          table definition (JSON)
+//	d<id>s                           item count and bytes
+//	d<id>i<item key>                 record: header + item JSON
+//	d<id>x<index name>\x00<entry>    index entry → item key
+//	d<id>e<expiry:8><item key>       TTL order
+const (
+	prefixCatalog = 'c'
+	prefixData    = 'd'
+	subStats      = 's'
+	subItems      = 'i'
+	subIndex      = 'x'
+	subTTL        = 'e'
 )
 
 // ErrClosed is returned by operations on a closed database.
 var ErrClosed = errors.New("database is closed")
 
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{})  {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "dynamodb store: fatal: "+format+"\n", args...)
+	os.Exit(1)
+}
+
 // Open opens (creating if needed) the database in opts.Dir.
 func Open(opts Options) (*DB, error) {
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", opts.Dir, err)
+	dir := filepath.Join(opts.Dir, "store")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
-	path := filepath.Join(opts.Dir, "dynamodb.db")
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         2 * time.Second,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 1 << 30,
-		NoSync:          opts.NoSync,
+	cacheBytes := opts.CacheBytes
+	if cacheBytes <= 0 {
+		cacheBytes = 64 << 20
+	}
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref()
+	pdb, err := pebble.Open(dir, &pebble.Options{
+		Cache:              cache,
+		Logger:             quietLogger{},
+		FormatMajorVersion: pebble.FormatNewest,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: the database is locked by another process (is another esb dynamodb running on this data directory?)", path)
+		if strings.Contains(err.Error(), "lock") {
+			return nil, fmt.Errorf("open %s: the database is locked by another process (is another esb dynamodb running on this data directory?): %w", dir, err)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	db := &DB{bolt: bdb, now: opts.Now, writes: make(chan *writeReq, 1024), stop: make(chan struct{}), max: opts.MaxBatch}
+	db := &DB{pdb: pdb, sync: pebble.Sync, now: opts.Now, writes: make(chan *writeReq, 1024), stop: make(chan struct{}), max: opts.MaxBatch}
+	if opts.NoSync {
+		db.sync = pebble.NoSync
+	}
 	if db.now == nil {
 		db.now = time.Now
 	}
 	if db.max <= 0 {
 		db.max = 256
 	}
-	tables := map[string]*TableDef{}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketTables)
-		if err != nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var d TableDef
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("table %s: %w", k, err)
-			}
-			tables[d.Name] = &d
-			return nil
-		})
-	})
+	tables, err := db.loadCatalog()
 	if err != nil {
-		bdb.Close()
-		return nil, fmt.Errorf("load table catalogue from %s: %w", path, err)
+		pdb.Close()
+		return nil, fmt.Errorf("load table catalogue from %s: %w", dir, err)
 	}
 	db.tables.Store(&tables)
 	db.wg.Add(1)
@@ -108,7 +128,28 @@ func Open(opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close stops the commit loop and closes the file.
+func (db *DB) loadCatalog() (map[string]*TableDef, error) {
+	tables := map[string]*TableDef{}
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixCatalog}, UpperBound: []byte{prefixCatalog + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var d TableDef
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(v, &d); err != nil {
+			return nil, fmt.Errorf("table %s: %w", it.Key()[1:], err)
+		}
+		tables[d.Name] = &d
+	}
+	return tables, it.Error()
+}
+
+// Close stops the commit loop and closes the engine.
 func (db *DB) Close() error {
 	db.closeMu.Lock()
 	if db.closed {
@@ -119,7 +160,7 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.closeMu.Unlock()
 	db.wg.Wait()
-	return db.bolt.Close()
+	return db.pdb.Close()
 }
 
 // Now returns the engine's clock.
@@ -152,6 +193,37 @@ func (db *DB) setTable(name string, d *TableDef) {
 	}
 	db.tables.Store(&m)
 }
+
+// ---- keys ----
+
+func tablePrefix(d *TableDef) []byte {
+	k := make([]byte, 0, 1+len(d.ID)+1)
+	k = append(k, prefixData)
+	return append(k, d.ID...)
+}
+
+func subPrefix(d *TableDef, sub byte, extra int) []byte {
+	k := make([]byte, 0, 2+len(d.ID)+extra)
+	k = append(k, prefixData)
+	k = append(k, d.ID...)
+	return append(k, sub)
+}
+
+func itemKey(d *TableDef, key []byte) []byte {
+	return append(subPrefix(d, subItems, len(key)), key...)
+}
+
+func indexPrefix(d *TableDef, x *IndexDef) []byte {
+	k := subPrefix(d, subIndex, len(x.Name)+1)
+	k = append(k, x.Name...)
+	return append(k, 0)
+}
+
+func statsKey(d *TableDef) []byte { return subPrefix(d, subStats, 0) }
+
+func catalogKey(name string) []byte { return append([]byte{prefixCatalog}, name...) }
+
+func prefixEnd(p []byte) []byte { return attr.PrefixEnd(p) }
 
 // ---- records ----
 
@@ -188,128 +260,154 @@ func (r Record) Expired(d *TableDef, now int64) bool {
 	return d.TTLEnabled && r.Expiry > 0 && r.Expiry < now
 }
 
-func tableBucketName(d *TableDef) []byte { return []byte("t/" + d.ID) }
-func indexBucketName(x *IndexDef) []byte { return []byte("ix/" + x.Name) }
-
 // ---- reads ----
 
-// ReadTx is a consistent read-only snapshot.
+// ReadTx is a consistent read-only view: a snapshot, or for a write the
+// batch being built (which sees its own writes).
 type ReadTx struct {
-	tx  *bolt.Tx
-	now int64
+	r       pebble.Reader
+	now     int64
+	closers []io.Closer
 }
 
-// View runs fn on a snapshot.
+// View runs fn on the latest committed state: each Get sees the latest
+// commit and each iteration is a consistent point-in-time view of its range.
+// Bytes it hands out are valid only inside fn. Reads that must agree with
+// each other across keys use Snapshot.
 func (db *DB) View(fn func(tx *ReadTx) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		return fn(&ReadTx{tx: tx, now: db.now().Unix()})
-	})
+	tx := &ReadTx{r: db.pdb, now: db.now().Unix()}
+	err := fn(tx)
+	tx.release()
+	return err
+}
+
+// Snapshot runs fn on one consistent snapshot of the whole database.
+func (db *DB) Snapshot(fn func(tx *ReadTx) error) error {
+	snap := db.pdb.NewSnapshot()
+	tx := &ReadTx{r: snap, now: db.now().Unix()}
+	err := fn(tx)
+	tx.release()
+	snap.Close()
+	return err
+}
+
+func (r *ReadTx) release() {
+	for _, c := range r.closers {
+		c.Close()
+	}
+	r.closers = r.closers[:0]
 }
 
 // Now is the snapshot's clock in epoch seconds (for TTL).
 func (r *ReadTx) Now() int64 { return r.now }
 
-func (r *ReadTx) tableBucket(d *TableDef) *bolt.Bucket { return r.tx.Bucket(tableBucketName(d)) }
+func (r *ReadTx) get(k []byte) []byte {
+	v, c, err := r.r.Get(k)
+	if err != nil {
+		return nil
+	}
+	r.closers = append(r.closers, c)
+	return v
+}
 
-// Get returns the live (not expired) record at key. The record's bytes are
-// valid only inside the transaction.
+// Exists reports whether the table's storage exists in this view.
+func (r *ReadTx) Exists(d *TableDef) bool { return r.get(statsKey(d)) != nil }
+
+// Get returns the live (not expired) record at key.
 func (r *ReadTx) Get(d *TableDef, key []byte) (Record, bool) {
-	tb := r.tableBucket(d)
-	if tb == nil {
-		return Record{}, false
-	}
-	v := tb.Bucket(bucketItems).Get(key)
-	if v == nil {
-		return Record{}, false
-	}
-	rec, ok := decodeRecord(v)
+	rec, ok := r.getRaw(d, key)
 	if !ok || rec.Expired(d, r.now) {
 		return Record{}, false
 	}
 	return rec, true
 }
 
-// Exists reports whether the table's storage exists in this snapshot.
-func (r *ReadTx) Exists(d *TableDef) bool { return r.tableBucket(d) != nil }
+func (r *ReadTx) getRaw(d *TableDef, key []byte) (Record, bool) {
+	v := r.get(itemKey(d, key))
+	if v == nil {
+		return Record{}, false
+	}
+	return decodeRecord(v)
+}
 
 // Stats returns the table's item count and total item size.
 func (r *ReadTx) Stats(d *TableDef) (count, bytes int64) {
-	tb := r.tableBucket(d)
-	if tb == nil {
-		return 0, 0
-	}
-	return readStats(tb)
+	return decodeStats(r.get(statsKey(d)))
 }
 
-func readStats(tb *bolt.Bucket) (int64, int64) {
-	v := tb.Get(keyStats)
+func decodeStats(v []byte) (int64, int64) {
 	if len(v) != 16 {
 		return 0, 0
 	}
 	return int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
 }
 
-// Range is a half-open key range [Lo, Hi); a nil Hi is unbounded.
+// Range is a half-open key range [Lo, Hi) of item keys (or index entry
+// keys); a nil Hi is unbounded.
 type Range struct{ Lo, Hi []byte }
 
 // Iterate visits live items in the range of the table (x == nil) or of an
 // index, ascending or descending, until fn returns false. For an index, key
 // is the index entry key and rec the table item it points to.
-func (r *ReadTx) Iterate(d *TableDef, x *IndexDef, rg Range, reverse bool, fn func(key []byte, rec Record) bool) {
-	tb := r.tableBucket(d)
-	if tb == nil {
-		return
+func (r *ReadTx) Iterate(d *TableDef, x *IndexDef, rg Range, reverse bool, fn func(key []byte, rec Record) bool) error {
+	var pre []byte
+	if x == nil {
+		pre = subPrefix(d, subItems, 0)
+	} else {
+		pre = indexPrefix(d, x)
 	}
-	items := tb.Bucket(bucketItems)
-	b := items
-	if x != nil {
-		if b = tb.Bucket(indexBucketName(x)); b == nil {
-			return
+	lo := append(append([]byte(nil), pre...), rg.Lo...)
+	var hi []byte
+	if rg.Hi != nil {
+		hi = append(append([]byte(nil), pre...), rg.Hi...)
+	} else {
+		hi = prefixEnd(pre)
+	}
+	it, err := r.r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	visit := func() (bool, error) {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, err
 		}
-	}
-	c := b.Cursor()
-	visit := func(k, v []byte) bool {
 		if x != nil {
-			if v = items.Get(v); v == nil {
-				return true
+			if v = r.get(itemKey(d, v)); v == nil {
+				return true, nil
 			}
 		}
 		rec, ok := decodeRecord(v)
 		if !ok || rec.Expired(d, r.now) {
-			return true
+			return true, nil
 		}
-		return fn(k, rec)
+		return fn(it.Key()[len(pre):], rec), nil
 	}
-	if !reverse {
-		for k, v := c.Seek(rg.Lo); k != nil; k, v = c.Next() {
-			if rg.Hi != nil && string(k) >= string(rg.Hi) {
-				return
-			}
-			if !visit(k, v) {
-				return
-			}
-		}
-		return
-	}
-	var k, v []byte
-	if rg.Hi == nil {
-		k, v = c.Last()
+	var ok bool
+	if reverse {
+		ok = it.Last()
 	} else {
-		k, v = c.Seek(rg.Hi)
-		if k == nil {
-			k, v = c.Last()
+		ok = it.First()
+	}
+	for ok {
+		more, err := visit()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		if x != nil && len(r.closers) > 64 {
+			r.release()
+		}
+		if reverse {
+			ok = it.Prev()
 		} else {
-			k, v = c.Prev()
+			ok = it.Next()
 		}
 	}
-	for ; k != nil; k, v = c.Prev() {
-		if string(k) < string(rg.Lo) {
-			return
-		}
-		if !visit(k, v) {
-			return
-		}
-	}
+	return it.Error()
 }
 
 // ---- writes ----
@@ -317,8 +415,8 @@ func (r *ReadTx) Iterate(d *TableDef, x *IndexDef, rg Range, reverse bool, fn fu
 type writeReq struct {
 	fn   func(*WriteTx) error
 	done chan error
-	// alone marks schema changes: they run in a transaction of their own so
-	// that every later write sees the new definition.
+	// alone marks schema changes: they run in a batch of their own so that
+	// every later write sees the new definition.
 	alone bool
 }
 
@@ -327,13 +425,14 @@ type writeReq struct {
 // rolled back on its own.
 type WriteTx struct {
 	ReadTx
+	b        *pebble.Batch
 	db       *DB
 	dirty    bool
 	onCommit []func()
 }
 
-// Write runs fn in the commit loop and returns once its transaction is
-// durable (or failed). fn may run more than once; it must only act through tx.
+// Write runs fn in the commit loop and returns once its batch is durable (or
+// failed). fn may run more than once; it must only act through tx.
 func (db *DB) Write(ctx context.Context, fn func(*WriteTx) error) error {
 	return db.write(ctx, fn, false)
 }
@@ -362,7 +461,6 @@ func (db *DB) commitLoop() {
 	for {
 		select {
 		case <-db.stop:
-			// Answer what is queued, then stop.
 			for {
 				select {
 				case r := <-db.writes:
@@ -395,32 +493,33 @@ func (db *DB) commitLoop() {
 	}
 }
 
-var errRetryAlone = errors.New("retry alone")
-
 func (db *DB) runBatch(batch []*writeReq) {
+	b := db.pdb.NewIndexedBatch()
+	now := db.now().Unix()
 	errs := make([]error, len(batch))
 	var commits []func()
-	err := db.bolt.Update(func(btx *bolt.Tx) error {
-		now := db.now().Unix()
-		for i, r := range batch {
-			tx := &WriteTx{ReadTx: ReadTx{tx: btx, now: now}, db: db}
-			errs[i] = call(r.fn, tx)
-			if errs[i] != nil && tx.dirty {
-				if len(batch) == 1 {
-					return errs[i]
-				}
-				return errRetryAlone
+	for i, r := range batch {
+		tx := &WriteTx{ReadTx: ReadTx{r: b, now: now}, b: b, db: db}
+		errs[i] = call(r.fn, tx)
+		tx.release()
+		if errs[i] != nil && tx.dirty {
+			b.Close()
+			if len(batch) == 1 {
+				r.done <- errs[i]
+				return
 			}
-			commits = append(commits, tx.onCommit...)
+			for _, r := range batch {
+				db.runBatch([]*writeReq{r})
+			}
+			return
 		}
-		return nil
-	})
-	if errors.Is(err, errRetryAlone) {
-		for _, r := range batch {
-			db.runBatch([]*writeReq{r})
-		}
-		return
+		commits = append(commits, tx.onCommit...)
 	}
+	var err error
+	if !b.Empty() {
+		err = b.Commit(db.sync)
+	}
+	b.Close()
 	if err == nil {
 		for _, f := range commits {
 			f()
@@ -428,9 +527,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 	}
 	for i, r := range batch {
 		if err != nil {
-			if errs[i] == nil || len(batch) > 1 {
-				errs[i] = fmt.Errorf("commit: %w", err)
-			}
+			errs[i] = fmt.Errorf("commit: %w", err)
 		}
 		r.done <- errs[i]
 	}
@@ -446,19 +543,27 @@ func call(fn func(*WriteTx) error, tx *WriteTx) (err error) {
 	return fn(tx)
 }
 
-// OnCommit registers f to run after the transaction commits.
+// OnCommit registers f to run after the batch commits.
 func (w *WriteTx) OnCommit(f func()) { w.onCommit = append(w.onCommit, f) }
 
-// Put stores the item at key, replacing old (the record Get returned, or a
-// zero Record when there was none), and maintains indexes, TTL and stats.
-func (w *WriteTx) Put(d *TableDef, key []byte, old attr.Item, oldRec *Record, it attr.Item, size int) error {
-	tb := w.tableBucket(d)
-	if tb == nil {
-		return fmt.Errorf("table %s storage missing", d.Name)
-	}
+// GetRaw returns the record at key even if expired (for TTL handling).
+func (w *WriteTx) GetRaw(d *TableDef, key []byte) (Record, bool) { return w.getRaw(d, key) }
+
+func (w *WriteTx) set(k, v []byte) error {
 	w.dirty = true
+	return w.b.Set(k, v, nil)
+}
+
+func (w *WriteTx) del(k []byte) error {
+	w.dirty = true
+	return w.b.Delete(k, nil)
+}
+
+// Put stores the item at key, replacing old (the stored item and its record,
+// nil when there was none), and maintains indexes, TTL order and stats.
+func (w *WriteTx) Put(d *TableDef, key []byte, old attr.Item, oldRec *Record, it attr.Item, size int) error {
 	expiry := d.ExpiryOf(it)
-	if err := tb.Bucket(bucketItems).Put(key, encodeRecord(it, expiry, size)); err != nil {
+	if err := w.set(itemKey(d, key), encodeRecord(it, expiry, size)); err != nil {
 		return err
 	}
 	for _, x := range d.Indexes() {
@@ -470,14 +575,14 @@ func (w *WriteTx) Put(d *TableDef, key []byte, old attr.Item, oldRec *Record, it
 		if string(ok) == string(nk) {
 			continue
 		}
-		ib := tb.Bucket(indexBucketName(x))
+		pre := indexPrefix(d, x)
 		if ok != nil {
-			if err := ib.Delete(ok); err != nil {
+			if err := w.del(append(pre[:len(pre):len(pre)], ok...)); err != nil {
 				return err
 			}
 		}
 		if nk != nil {
-			if err := ib.Put(nk, key); err != nil {
+			if err := w.set(append(pre[:len(pre):len(pre)], nk...), key); err != nil {
 				return err
 			}
 		}
@@ -486,78 +591,60 @@ func (w *WriteTx) Put(d *TableDef, key []byte, old attr.Item, oldRec *Record, it
 	if oldRec != nil {
 		oldExp = oldRec.Expiry
 	}
-	if err := w.moveTTL(tb, key, oldExp, expiry); err != nil {
+	if err := w.moveTTL(d, key, oldExp, expiry); err != nil {
 		return err
 	}
 	dc, db := int64(1), int64(size)
 	if oldRec != nil {
 		dc, db = 0, int64(size-oldRec.Size)
 	}
-	return addStats(tb, dc, db)
+	return w.addStats(d, dc, db)
 }
 
 // Delete removes the item at key (old is its decoded content).
 func (w *WriteTx) Delete(d *TableDef, key []byte, old attr.Item, oldRec Record) error {
-	tb := w.tableBucket(d)
-	if tb == nil {
-		return fmt.Errorf("table %s storage missing", d.Name)
-	}
-	w.dirty = true
-	if err := tb.Bucket(bucketItems).Delete(key); err != nil {
+	if err := w.del(itemKey(d, key)); err != nil {
 		return err
 	}
 	for _, x := range d.Indexes() {
 		if k := x.entryKey(old, key); k != nil {
-			if err := tb.Bucket(indexBucketName(x)).Delete(k); err != nil {
+			if err := w.del(append(indexPrefix(d, x), k...)); err != nil {
 				return err
 			}
 		}
 	}
-	if err := w.moveTTL(tb, key, oldRec.Expiry, 0); err != nil {
+	if err := w.moveTTL(d, key, oldRec.Expiry, 0); err != nil {
 		return err
 	}
-	return addStats(tb, -1, -int64(oldRec.Size))
+	return w.addStats(d, -1, -int64(oldRec.Size))
 }
 
-// GetRaw returns the record at key even if expired (for TTL handling).
-func (w *WriteTx) GetRaw(d *TableDef, key []byte) (Record, bool) {
-	tb := w.tableBucket(d)
-	if tb == nil {
-		return Record{}, false
-	}
-	v := tb.Bucket(bucketItems).Get(key)
-	if v == nil {
-		return Record{}, false
-	}
-	return decodeRecord(v)
-}
-
-func ttlKey(exp int64, key []byte) []byte {
-	k := make([]byte, 8, 8+len(key))
-	binary.BigEndian.PutUint64(k, uint64(exp))
+func ttlKey(d *TableDef, exp int64, key []byte) []byte {
+	k := subPrefix(d, subTTL, 8+len(key))
+	k = binary.BigEndian.AppendUint64(k, uint64(exp))
 	return append(k, key...)
 }
 
-func (w *WriteTx) moveTTL(tb *bolt.Bucket, key []byte, oldExp, newExp int64) error {
+func (w *WriteTx) moveTTL(d *TableDef, key []byte, oldExp, newExp int64) error {
 	if oldExp == newExp {
 		return nil
 	}
-	b := tb.Bucket(bucketTTL)
 	if oldExp > 0 {
-		if err := b.Delete(ttlKey(oldExp, key)); err != nil {
+		if err := w.del(ttlKey(d, oldExp, key)); err != nil {
 			return err
 		}
 	}
 	if newExp > 0 {
-		return b.Put(ttlKey(newExp, key), nil)
+		return w.set(ttlKey(d, newExp, key), nil)
 	}
 	return nil
 }
 
-func addStats(tb *bolt.Bucket, dc, db int64) error {
-	c, b := readStats(tb)
+func (w *WriteTx) addStats(d *TableDef, dc, db int64) error {
+	k := statsKey(d)
+	c, b := decodeStats(w.get(k))
 	var v [16]byte
 	binary.BigEndian.PutUint64(v[:], uint64(c+dc))
 	binary.BigEndian.PutUint64(v[8:], uint64(b+db))
-	return tb.Put(keyStats, v[:])
+	return w.set(k, v[:])
 }
