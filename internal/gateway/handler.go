@@ -210,14 +210,15 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 	found := st.routes.Lookup(r.Method, r.URL.Path, &rq.match)
 	tg := rq.match.Target
 	var claims map[string]string
+	var claimsJSON []byte
 	if g.auth != nil && !(found && tg.Public) {
 		// Checked before revealing whether the route exists.
-		c, err := g.auth.Verify(r.Header.Get("Authorization"), rq.start)
+		id, err := g.auth.Identify(r.Header.Get("Authorization"), rq.start)
 		if err != nil {
 			writeJSON(rq.w, http.StatusUnauthorized, msgUnauthorized)
 			return
 		}
-		claims = c
+		claims, claimsJSON = id.Claims, id.ClaimsJSON
 	}
 	if !found {
 		g.noRoute(rq.w)
@@ -252,7 +253,7 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 		Method: r.Method, Path: r.URL.Path, RawPath: rawPath, RawQuery: r.URL.RawQuery,
 		Header: r.Header, Host: r.Host, Proto: r.Proto, Scheme: scheme, Port: port, SourceIP: clientIP(r),
 		Body: rq.body, Target: tg, Params: rq.match.Params, RequestID: rq.id, TraceID: rq.trace,
-		Time: rq.start, Claims: claims, AccountID: g.cfg.AccountID, APIID: apiID(tg.API),
+		Time: rq.start, Claims: claims, ClaimsJSON: claimsJSON, AccountID: g.cfg.AccountID, APIID: apiID(tg.API),
 		BinaryMediaTypes: g.cfg.BinaryMediaTypes,
 	}
 	rq.event = apigw.AppendEvent(rq.event[:0], &ev)

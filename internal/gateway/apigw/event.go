@@ -40,6 +40,9 @@ type Request struct {
 	Time      time.Time
 	// Claims are the verified token claims (nil for public routes).
 	Claims map[string]string
+	// ClaimsJSON, when set, is Claims already rendered as a JSON object
+	// (callers that see the same claims often render them once).
+	ClaimsJSON []byte
 
 	// Stage is the stage name: "Prod" for REST, "$default" for HTTP APIs when empty.
 	Stage     string
@@ -286,7 +289,7 @@ func AppendEventV1(dst []byte, r *Request) []byte {
 	dst = appendString(dst, r.APIID)
 	if len(r.Claims) > 0 {
 		dst = append(dst, `,"authorizer":{"claims":`...)
-		dst = appendStringMap(dst, r.Claims, false)
+		dst = r.appendClaims(dst)
 		dst = append(dst, `,"principalId":`...)
 		dst = appendString(dst, r.Claims["sub"])
 		dst = append(dst, '}')
@@ -401,7 +404,7 @@ func AppendEventV2(dst []byte, r *Request) []byte {
 	dst = appendString(dst, r.APIID)
 	if len(r.Claims) > 0 {
 		dst = append(dst, `,"authorizer":{"jwt":{"claims":`...)
-		dst = appendStringMap(dst, r.Claims, false)
+		dst = r.appendClaims(dst)
 		dst = append(dst, `,"scopes":null}}`...)
 	}
 	dst = append(dst, ',')
@@ -443,6 +446,18 @@ func AppendEventV2(dst []byte, r *Request) []byte {
 
 	dst = appendBody(dst, r, r.binaryV2(), false)
 	return append(dst, '}')
+}
+
+func (r *Request) appendClaims(dst []byte) []byte {
+	if len(r.ClaimsJSON) > 0 {
+		return append(dst, r.ClaimsJSON...)
+	}
+	return appendStringMap(dst, r.Claims, false)
+}
+
+// AppendClaims renders claims as the JSON object events carry (sorted keys).
+func AppendClaims(dst []byte, claims map[string]string) []byte {
+	return appendStringMap(dst, claims, false)
 }
 
 func appendBody(dst []byte, r *Request, binary, v1 bool) []byte {

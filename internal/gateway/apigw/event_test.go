@@ -251,3 +251,17 @@ func BenchmarkEventV1Baseline(b *testing.B) {
 		json.Marshal(&e)
 	}
 }
+
+func TestPreRenderedClaimsMatch(t *testing.T) {
+	r := docRequest("rest", "1.0")
+	r.Claims = map[string]string{"sub": "s", "cognito:username": "a<b>&\"c", "exp": "1"}
+	plain := AppendEventV1(nil, r)
+	r.ClaimsJSON, _ = json.Marshal(r.Claims)
+	pre := AppendEventV1(nil, r)
+	var a, b map[string]any
+	json.Unmarshal(plain, &a)
+	json.Unmarshal(pre, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("pre-rendered claims differ:\n%s\n%s", plain, pre)
+	}
+}

@@ -55,8 +55,15 @@ type Authenticator struct {
 }
 
 type cached struct {
-	claims map[string]string
-	exp    time.Time
+	id  *Identity
+	exp time.Time
+}
+
+// Identity is a verified token's claims, as strings (as API Gateway passes
+// Cognito claims), and the same claims rendered once as a JSON object.
+type Identity struct {
+	Claims     map[string]string
+	ClaimsJSON []byte
 }
 
 // Errors of Verify.
@@ -129,6 +136,16 @@ func BearerToken(header string) (string, bool) {
 // Verify checks an Authorization header and returns the token's claims as
 // strings (as API Gateway passes Cognito claims in requestContext.authorizer.claims).
 func (a *Authenticator) Verify(authorization string, now time.Time) (map[string]string, error) {
+	id, err := a.Identify(authorization, now)
+	if err != nil {
+		return nil, err
+	}
+	return id.Claims, nil
+}
+
+// Identify is Verify returning the Identity; a token seen before is answered
+// from a cache without parsing it again.
+func (a *Authenticator) Identify(authorization string, now time.Time) (*Identity, error) {
 	tok, ok := BearerToken(authorization)
 	if !ok {
 		return nil, ErrNoToken
@@ -138,7 +155,7 @@ func (a *Authenticator) Verify(authorization string, now time.Time) (map[string]
 	a.mu.Unlock()
 	if hit {
 		if now.Before(c.exp) {
-			return c.claims, nil
+			return c.id, nil
 		}
 		return nil, fmt.Errorf("%w: token has expired", ErrInvalidToken)
 	}
@@ -162,14 +179,19 @@ func (a *Authenticator) Verify(authorization string, now time.Time) (map[string]
 			claims[k] = string(b)
 		}
 	}
+	rendered, err := json.Marshal(claims) // sorted keys
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	id := &Identity{Claims: claims, ClaimsJSON: rendered}
 	exp, _ := mc.GetExpirationTime()
 	a.mu.Lock()
 	if len(a.cache) >= 4096 {
 		clear(a.cache)
 	}
-	a.cache[tok] = cached{claims: claims, exp: exp.Time}
+	a.cache[tok] = cached{id: id, exp: exp.Time}
 	a.mu.Unlock()
-	return claims, nil
+	return id, nil
 }
 
 // LoginResult is the outcome of a login request.
