@@ -100,9 +100,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 	if cfg.CNI.ConfDir == "" {
 		cfg.CNI.ConfDir = filepath.Join(cfg.StateDir, "cni")
 	}
-	network, err := cni.New(cfg.CNI)
-	if err != nil {
-		return nil, err
+	if _, err := os.Stat(cfg.Address); err != nil {
+		return nil, fmt.Errorf("containerd socket %s: %w (is containerd running? set --containerd-address or CONTAINERD_ADDRESS)", cfg.Address, err)
 	}
 	cg, err := cgroups.NewReader("/proc")
 	if err != nil {
@@ -111,6 +110,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 	client, err := containerd.New(cfg.Address, containerd.WithDefaultNamespace(cfg.Namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s (is containerd running? set --containerd-address or CONTAINERD_ADDRESS): %w", cfg.Address, err)
+	}
+	network, err := cni.New(cfg.CNI)
+	if err != nil {
+		client.Close()
+		return nil, err
 	}
 	r := &Runtime{cfg: cfg, client: client, net: network, cg: cg, log: logger,
 		fifoRoot:  filepath.Join(cfg.StateDir, "fifo"),
