@@ -26,6 +26,7 @@ var healthzRequest = []byte("GET /healthz HTTP/1.1\r\nHost: worker\r\nUser-Agent
 // counts as ready). It fails when exited delivers or ctx ends.
 func waitReady(ctx context.Context, addr string, exited <-chan Exit) error {
 	var d net.Dialer
+	start := time.Now()
 	backoff := time.Millisecond
 	timer := time.NewTimer(0)
 	<-timer.C
@@ -41,7 +42,7 @@ func waitReady(ctx context.Context, addr string, exited <-chan Exit) error {
 		if ok {
 			return nil
 		}
-		if ctx.Err() == nil || lastErr == nil {
+		if lastErr == nil || !ended(ctx) {
 			lastErr = err // an attempt cut short by the deadline says nothing new
 		}
 		timer.Reset(backoff)
@@ -55,13 +56,22 @@ func waitReady(ctx context.Context, addr string, exited <-chan Exit) error {
 			return ctx.Err()
 		case <-timer.C:
 		}
-		if backoff < 20*time.Millisecond {
-			backoff += backoff / 2
-			if backoff < 2*time.Millisecond {
-				backoff = 2 * time.Millisecond
-			}
+		// A worker usually listens within tens of milliseconds: poll every
+		// millisecond (a refused connect costs microseconds), then back off.
+		if time.Since(start) > 100*time.Millisecond && backoff < 10*time.Millisecond {
+			backoff *= 2
 		}
 	}
+}
+
+// ended reports whether ctx is done or its deadline has passed (a socket
+// deadline may fire a moment before the context notices).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // probe makes one attempt: connect, ask /healthz, read the status line.

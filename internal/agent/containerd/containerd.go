@@ -27,6 +27,7 @@ import (
 	"github.com/containerd/containerd/oci"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/edgeserverlessbox/esb/internal/agent"
@@ -71,6 +72,10 @@ type Runtime struct {
 	hosts     string // path of the hosts file
 	resolv    string // path of resolv.conf
 	swap      bool   // the kernel accounts swap: limit memory+swap too
+
+	imgMu    sync.Mutex
+	imgNames map[string]string      // requested reference → name in containerd
+	unpacked map[digest.Digest]bool // image contents known to be unpacked
 
 	ctx    context.Context // namespaced; outlives requests
 	cancel context.CancelFunc
@@ -121,6 +126,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 		netnsRoot: filepath.Join(cfg.StateDir, "netns"),
 		hosts:     filepath.Join(cfg.StateDir, "hosts"),
 		resolv:    filepath.Join(cfg.StateDir, "resolv.conf"),
+		imgNames:  map[string]string{},
+		unpacked:  map[digest.Digest]bool{},
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		r.swap = true
@@ -190,12 +197,26 @@ func (r *Runtime) ns(ctx context.Context) context.Context {
 }
 
 // image finds an image by the reference as given or as normalised
-// (esb-hello:latest → docker.io/library/esb-hello:latest) and unpacks it if needed.
+// (esb-hello:latest → docker.io/library/esb-hello:latest) and unpacks it if
+// needed. Which name matched and which image contents are unpacked are
+// remembered, so a start usually costs one lookup.
 func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, error) {
-	img, err := r.client.GetImage(ctx, ref)
+	r.imgMu.Lock()
+	name, known := r.imgNames[ref]
+	r.imgMu.Unlock()
+	var img containerd.Image
+	var err error = cerrdefs.ErrNotFound
+	if known {
+		img, err = r.client.GetImage(ctx, name)
+	}
 	if cerrdefs.IsNotFound(err) {
-		if named, perr := reference.ParseDockerRef(ref); perr == nil && named.String() != ref {
-			img, err = r.client.GetImage(ctx, named.String())
+		name = ref
+		img, err = r.client.GetImage(ctx, ref)
+		if cerrdefs.IsNotFound(err) {
+			if named, perr := reference.ParseDockerRef(ref); perr == nil && named.String() != ref {
+				name = named.String()
+				img, err = r.client.GetImage(ctx, name)
+			}
 		}
 	}
 	if cerrdefs.IsNotFound(err) {
@@ -203,6 +224,14 @@ func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, erro
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up image %s: %w", ref, err)
+	}
+	target := img.Target().Digest
+	r.imgMu.Lock()
+	r.imgNames[ref] = name
+	unpacked := r.unpacked[target]
+	r.imgMu.Unlock()
+	if unpacked {
+		return img, nil
 	}
 	ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
 	if err != nil {
@@ -213,7 +242,18 @@ func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, erro
 			return nil, fmt.Errorf("unpack image %s: %w", ref, err)
 		}
 	}
+	r.imgMu.Lock()
+	r.unpacked[target] = true
+	r.imgMu.Unlock()
 	return img, nil
+}
+
+// forgetUnpacked drops what image() remembers about ref's contents (its
+// snapshot may have been pruned).
+func (r *Runtime) forgetUnpacked(img containerd.Image) {
+	r.imgMu.Lock()
+	delete(r.unpacked, img.Target().Digest)
+	r.imgMu.Unlock()
 }
 
 // Start creates the worker's network namespace and attaches it (CNI) while
@@ -296,6 +336,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 	)
 	c, err := r.client.NewContainer(ctx, spec.Name, newOpts...)
 	if err != nil {
+		r.forgetUnpacked(img)
 		closeOut()
 		dropNetwork()
 		return agent.Started{}, fmt.Errorf("create container %s: %w", spec.Name, err)
