@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -492,5 +493,29 @@ func TestReservedConcurrencyZeroThrottles(t *testing.T) {
 	}
 	if ag.ensured["echo"] != 0 {
 		t.Error("a disabled function must never start a worker")
+	}
+}
+
+func TestClientGoneKeepsWorker(t *testing.T) {
+	ag := newFakeAgent()
+	ag.handle("slow:latest", func(c *workertest.Call) workertest.Reply {
+		time.Sleep(200 * time.Millisecond)
+		return proxyEcho(c)
+	})
+	e := startGateway(t, ag, oneFunction("slow", "slow:latest", 1),
+		manifest.Routing{Routes: []manifest.Route{{Path: "/slow", Method: "get", Function: "slow"}}},
+		func(c *Config) { c.AuthDisabled = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.http+"/slow", nil)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("client timeout expected")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := e.do("GET", e.http+"/slow", nil, nil); r.status != 200 {
+		t.Fatalf("after a client went away: %d", r.status)
+	}
+	if ag.ensured["slow"] != 1 {
+		t.Errorf("a client that went away must not cost the worker: %d containers started", ag.ensured["slow"])
 	}
 }

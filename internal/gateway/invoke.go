@@ -77,7 +77,9 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 		c.inv.Deadline = start.Add(c.limit)
 		deadline = c.inv.Deadline.Add(grace)
 	}
-	ictx, cancel := context.WithDeadline(ctx, deadline)
+	// A caller that goes away does not cut the invoke short: the function
+	// runs to its end (as on AWS) and the worker stays usable.
+	ictx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	c.inv.URL = w.URL
 	res, err := g.workers.Invoke(ictx, &c.inv)
 	timedOut := ictx.Err() == context.DeadlineExceeded
@@ -86,10 +88,6 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 	if err != nil {
 		p.Release(w, false)
 		g.workers.Forget(w.URL)
-		if ctx.Err() != nil && !timedOut {
-			br.Skip()
-			return nil, ctx.Err()
-		}
 		br.Failure()
 		if timedOut {
 			fm.timeout.Inc()
