@@ -299,11 +299,23 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 	}
 	h := rq.w.Header()
 	for _, hd := range resp.Headers {
+		if hopByHop(hd.Name) {
+			continue // the gateway frames the response itself
+		}
 		h.Add(hd.Name, hd.Value)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	rq.w.WriteHeader(resp.StatusCode)
 	rq.w.Write(resp.Body)
+}
+
+func hopByHop(name string) bool {
+	for _, h := range [...]string{"Connection", "Content-Length", "Keep-Alive", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		if len(h) == len(name) && strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func apiID(api string) string {
