@@ -16,6 +16,7 @@ const (
 	BreakerOpen                         // requests are refused at once
 )
 
+// String names the state: closed, half-open or open.
 func (s BreakerState) String() string {
 	switch s {
 	case BreakerClosed:

@@ -43,6 +43,7 @@ type Error struct {
 	Kind string
 }
 
+// Error implements error.
 func (e *Error) Error() string { return e.Type + ": " + e.Message }
 
 // Body renders the error JSON as the Lambda service does.
