@@ -71,6 +71,12 @@ func TestInvokeAPIWithSDK(t *testing.T) {
 	if out.StatusCode != 200 || string(out.Payload) != `{"hello":"world"}` || out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "$LATEST" {
 		t.Errorf("sync: %d %s %v %v", out.StatusCode, out.Payload, out.FunctionError, out.ExecutedVersion)
 	}
+	// Over HTTPS (HTTP/2) with the local CA.
+	tlsClient := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.https), HTTPClient: e.client,
+		Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""), RetryMaxAttempts: 1})
+	if out, err := tlsClient.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`[1,2]`)}); err != nil || string(out.Payload) != `[1,2]` {
+		t.Errorf("invoke over HTTPS: %v", err)
+	}
 	// By ARN, with a qualifier, and with Tail.
 	out, err = cl.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName: aws.String("arn:aws:lambda:us-east-1:123456789012:function:echo"), Qualifier: aws.String("$LATEST"),
