@@ -247,6 +247,8 @@ func runIntegration(t *testing.T, m mode) {
 		CapEff     string              `json:"cap_eff"`
 		CapBnd     string              `json:"cap_bnd"`
 		NoNewPrivs string              `json:"no_new_privs"`
+		Seccomp    string              `json:"seccomp"`
+		Keyctl     string              `json:"keyctl"`
 	}
 	if err := json.Unmarshal([]byte(httpDo(t, hc, "GET", fmt.Sprintf("%s/check?dial=gateway:%d", base, hostPort), "")), &chk); err != nil {
 		t.Fatal(err)
@@ -259,6 +261,9 @@ func runIntegration(t *testing.T, m mode) {
 		if got := chk.Hosts[name]; len(got) == 0 || got[0] != gw {
 			t.Errorf("%s resolves to %v inside the worker, want %s", name, got, gw)
 		}
+	}
+	if chk.Seccomp != "2" || chk.Keyctl != "operation not permitted" {
+		t.Errorf("seccomp: mode %s, keyctl %q; want a filter (2) refusing keyctl", chk.Seccomp, chk.Keyctl)
 	}
 	if chk.Dial != "ok" {
 		t.Errorf("the worker cannot reach the host as gateway:%d: %s", hostPort, chk.Dial)

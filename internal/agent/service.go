@@ -121,6 +121,7 @@ func (s *Service) Ensure(ctx context.Context, req EnsureRequest) (Worker, error)
 	defer s.release(req.MemoryMB)
 
 	wlog := newWorkerLog(s.sink, req.Function, req.Project)
+	t0 := time.Now()
 	st, err := s.rt.Start(ctx, spec, wlog.output())
 	if err != nil {
 		if errors.Is(err, ErrImageNotFound) {
@@ -130,6 +131,7 @@ func (s *Service) Ensure(ctx context.Context, req EnsureRequest) (Worker, error)
 		return Worker{}, fmt.Errorf("start worker for function %s: %w", req.Function, err)
 	}
 
+	tStarted := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadinessTimeout)
 	err = waitReady(rctx, net.JoinHostPort(st.IP, strconv.Itoa(WorkerPort)), st.Exited)
 	cancel()
@@ -138,6 +140,7 @@ func (s *Service) Ensure(ctx context.Context, req EnsureRequest) (Worker, error)
 	}
 	wlog.stopTail()
 	s.touch(st.ID)
+	s.log.Debug("worker ready", "function", req.Function, "container", st.Name, "start", tStarted.Sub(t0), "ready", time.Since(tStarted))
 	return Worker{ID: st.ID, Name: st.Name, IP: st.IP, Port: WorkerPort, Function: req.Function}, nil
 }
 

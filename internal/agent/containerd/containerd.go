@@ -22,7 +22,6 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/containers"
-	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/oci"
 	cerrdefs "github.com/containerd/errdefs"
@@ -304,7 +303,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
 		oci.WithCapabilities(nil),
-		seccomp.WithDefaultProfile(),
+		withSeccomp(workerSeccomp()),
 		oci.WithMemoryLimit(uint64(spec.MemoryBytes)),
 		oci.WithCPUShares(spec.CPUShares),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),
@@ -399,6 +398,17 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		}
 	}()
 	return agent.Started{ID: spec.Name, Name: spec.Name, IP: net.ip, Exited: exited}, nil
+}
+
+// withSeccomp sets the process's seccomp filter.
+func withSeccomp(sc *specs.LinuxSeccomp) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		s.Linux.Seccomp = sc
+		return nil
+	}
 }
 
 // labelNetNS records the worker's network namespace (a bind mount under the

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -85,7 +86,14 @@ func check() map[string]any {
 		os.Remove(path)
 		return err == nil
 	}
+	// keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0): a seccomp filter refuses it.
+	keyctl := "allowed"
+	if _, _, errno := syscall.Syscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 0); errno != 0 {
+		keyctl = errno.Error()
+	}
 	return map[string]any{
+		"seccomp":      field("Seccomp"),
+		"keyctl":       keyctl,
 		"env":          os.Environ(),
 		"hosts":        hosts,
 		"root_write":   writable("/probe"),
