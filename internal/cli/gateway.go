@@ -318,7 +318,7 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level})).With("component", "gateway")
+	logger := slog.New(slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
 	s.cfg.Logger = logger
 	s.cfg.AccessLogWriter = g.Stderr
 	conn, err := dialAgent(s)
@@ -343,7 +343,7 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 				gw.Reload()
 				continue
 			}
-			logger.Info("stopping", "signal", sig.String())
+			logger.Info("stopping", "component", "gateway", "signal", sig.String())
 			return gw.Shutdown(context.Background())
 		case err := <-gw.Errors():
 			gw.Shutdown(context.Background())

@@ -76,7 +76,7 @@ func New(cfg Config, agent Agent) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, agent: agent, log: cfg.Logger, workers: worker.NewClient(), ids: newIDSource(), addrs: map[string]net.Addr{}}
+	g := &Gateway{cfg: cfg, agent: agent, log: cfg.Logger.With("component", "gateway"), workers: worker.NewClient(), ids: newIDSource(), addrs: map[string]net.Addr{}}
 	if cfg.AccessLog {
 		g.access = &accessLog{w: cfg.AccessLogWriter}
 	}
