@@ -32,6 +32,7 @@ type request struct {
 	status    int
 	bytes     int
 	w         http.ResponseWriter
+	rec       recorder
 	match     route.Match
 	event     []byte
 	body      []byte
@@ -77,8 +78,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["X-Amzn-Requestid"] = []string{rq.id}
 	h["X-Amzn-Trace-Id"] = []string{rq.trace}
-	rec := recorder{ResponseWriter: w, rq: rq}
-	rq.w = &rec
+	rq.rec = recorder{ResponseWriter: w, rq: rq}
+	rq.w = &rq.rec
 
 	g.dispatch(rq, r)
 
@@ -96,6 +97,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}, rq.start.Add(d))
 	}
 	rq.w = nil
+	rq.rec = recorder{}
 	rq.body = rq.body[:0]
 	if cap(rq.event) <= 1<<20 {
 		requestPool.Put(rq)
