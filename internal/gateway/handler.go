@@ -99,7 +99,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.w = nil
 	rq.rec = recorder{}
 	rq.body = rq.body[:0]
-	if cap(rq.event) <= 1<<20 {
+	if cap(rq.event) <= 1<<20 && cap(rq.body) <= 1<<20 { // do not keep huge buffers
 		requestPool.Put(rq)
 	}
 }
