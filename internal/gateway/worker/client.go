@@ -78,11 +78,19 @@ func (r *Result) Failed() bool { return r.FunctionError != "" }
 // Release returns the body buffer for reuse.
 func (r *Result) Release() {
 	if r.buf != nil {
-		*r.buf = r.Body[:0]
-		bufPool.Put(r.buf)
+		putBuf(r.buf, r.Body)
 		r.buf = nil
 		r.Body = nil
 	}
+}
+
+// putBuf returns a buffer to the pool unless it grew huge.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) > 1<<20 {
+		return
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -183,13 +191,11 @@ func (c *Client) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 	bp := bufPool.Get().(*[]byte)
 	body, err := readBody((*bp)[:0], resp)
 	if err != nil {
-		*bp = body[:0]
-		bufPool.Put(bp)
+		putBuf(bp, body)
 		return nil, fmt.Errorf("read worker %s response: %w", u.Host, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		*bp = body[:0]
-		bufPool.Put(bp)
+		putBuf(bp, body)
 		return nil, fmt.Errorf("%w: worker %s answered %d: %.200s", ErrProtocol, u.Host, resp.StatusCode, body)
 	}
 	rh := resp.Header
