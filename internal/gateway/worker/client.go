@@ -195,8 +195,9 @@ func (c *Client) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 		return nil, fmt.Errorf("read worker %s response: %w", u.Host, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("%w: worker %s answered %d: %.200s", ErrProtocol, u.Host, resp.StatusCode, body)
 		putBuf(bp, body)
-		return nil, fmt.Errorf("%w: worker %s answered %d: %.200s", ErrProtocol, u.Host, resp.StatusCode, body)
+		return nil, err
 	}
 	rh := resp.Header
 	return &Result{
