@@ -202,7 +202,7 @@ func (s *Server) batchWriteItem(ctx context.Context, body, out []byte) ([]byte, 
 					return nil, err
 				}
 			default:
-				return nil, validation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
+				return nil, validation("One or more parameter values were invalid: Each WriteRequest must contain exactly one of PutRequest or DeleteRequest")
 			}
 			if seen[string(o.key)] {
 				return nil, validation("Provided list of item keys contains duplicates")

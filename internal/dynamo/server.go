@@ -246,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	out, err := fn(s, r.Context(), body, make([]byte, 0, 256))
+	out, err := s.call(fn, r.Context(), body)
 	if err != nil {
 		ae := toAPIError(err)
 		if ae.Status >= 500 {
@@ -256,6 +256,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// call runs an operation; a panic becomes an InternalServerError answer
+// instead of a dropped connection.
+func (s *Server) call(fn handlerFunc, ctx context.Context, body []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(s, ctx, body, make([]byte, 0, 256))
 }
 
 func readBody(r *http.Request, buf []byte) ([]byte, error) {
