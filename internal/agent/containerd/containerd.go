@@ -303,7 +303,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
 		oci.WithCapabilities(nil),
-		withSeccomp(workerSeccomp()),
+		withSeccomp(agent.WorkerSeccomp()),
 		oci.WithMemoryLimit(uint64(spec.MemoryBytes)),
 		oci.WithCPUShares(spec.CPUShares),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),

@@ -41,14 +41,16 @@ type Config struct {
 
 // Runtime drives Docker Engine.
 type Runtime struct {
-	cfg    Config
-	cli    *client.Client
-	log    *slog.Logger
-	cg     *cgroups.Reader // nil when this host's cgroups are not readable
-	hosts  []string        // ExtraHosts, "name:ip"
-	ctx    context.Context // outlives requests: log followers, exit waiters
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cfg   Config
+	cli   *client.Client
+	log   *slog.Logger
+	cg    *cgroups.Reader // nil when this host's cgroups are not readable
+	hosts []string        // ExtraHosts, "name:ip"
+	// securityOpt: no-new-privileges and esb's seccomp filter (inline JSON).
+	securityOpt []string
+	ctx         context.Context // outlives requests: log followers, exit waiters
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // New connects to Docker Engine (negotiating the API version) and makes sure
@@ -85,6 +87,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 		}
 		r.hosts = append(r.hosts, e.Name+":"+e.IP)
 	}
+	sc, err := json.Marshal(agent.WorkerSeccomp())
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("encode seccomp filter: %w", err)
+	}
+	r.securityOpt = []string{"no-new-privileges", "seccomp=" + string(sc)}
 	if cg, err := cgroups.NewReader("/proc"); err == nil {
 		r.cg = cg
 	}
@@ -151,7 +159,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		ReadonlyRootfs: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=" + strconv.FormatInt(spec.TmpBytes, 10) + ",mode=1777"},
 		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
+		SecurityOpt:    r.securityOpt,
 		ExtraHosts:     r.hosts,
 		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": r.cfg.LogMaxSize, "max-file": "2"}},
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},

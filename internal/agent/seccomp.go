@@ -1,4 +1,4 @@
-package containerd
+package agent
 
 import (
 	"runtime"
@@ -27,14 +27,14 @@ var deniedSyscalls = []string{
 	"userfaultfd", "ustat", "vm86", "vm86old",
 }
 
-// workerSeccomp is the seccomp filter of containerd workers: allow by
+// WorkerSeccomp is the seccomp filter of every worker (both modes): allow by
 // default, deny the calls above (and clone3, which reports ENOSYS so libc
 // falls back to clone, and clone with CLONE_NEWUSER). Together with no
 // capabilities and no_new_privs it closes what Docker's allowlist closes
 // for a function, but compiles in a fraction of the time: runc compiles the
 // filter at every start, and containerd's ~350-rule default profile costs
 // 45–100 ms of a ~230 ms start on a 2-core machine.
-func workerSeccomp() *specs.LinuxSeccomp {
+func WorkerSeccomp() *specs.LinuxSeccomp {
 	archs := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
 	if runtime.GOARCH == "arm64" {
 		archs = []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
