@@ -16,6 +16,7 @@ import (
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 )
 
 // ListenConfig says where the agent serves gRPC.
@@ -50,7 +51,9 @@ func Serve(ctx context.Context, svc *Service, lc ListenConfig, logger *slog.Logg
 		creds = credentials.NewTLS(tc)
 	}
 
-	unixSrv := grpc.NewServer()
+	// Gateways keep one connection and may ping it to notice a dead agent.
+	opts := []grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})}
+	unixSrv := grpc.NewServer(opts...)
 	agentv1.RegisterAgentServiceServer(unixSrv, NewGRPCServer(svc))
 	servers := []*grpc.Server{unixSrv}
 	errc := make(chan error, 2)
@@ -70,7 +73,7 @@ func Serve(ctx context.Context, svc *Service, lc ListenConfig, logger *slog.Logg
 			return fmt.Errorf("listen on %s: %w", lc.TCP, err)
 		}
 		listeners = append(listeners, l)
-		tcpSrv := grpc.NewServer(grpc.Creds(creds))
+		tcpSrv := grpc.NewServer(append(opts, grpc.Creds(creds))...)
 		agentv1.RegisterAgentServiceServer(tcpSrv, NewGRPCServer(svc))
 		servers = append(servers, tcpSrv)
 		logger.Info("agent listening (mutual TLS)", "addr", l.Addr().String())
