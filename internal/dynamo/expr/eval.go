@@ -2,7 +2,6 @@ package expr
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/edgeserverlessbox/esb/internal/dynamo/attr"
 )
@@ -45,9 +44,7 @@ func (o *Operand) eval(it attr.Item) (attr.Value, bool) {
 		}
 		n := 0
 		switch v.Kind {
-		case attr.KindS:
-			n = utf8.RuneCountInString(v.S)
-		case attr.KindB:
+		case attr.KindS, attr.KindB: // bytes, as DynamoDB measures strings
 			n = len(v.S)
 		case attr.KindSS, attr.KindNS, attr.KindBS:
 			n = len(v.Set)

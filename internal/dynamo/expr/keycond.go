@@ -14,7 +14,8 @@ type KeyCond struct {
 	Range   []attr.Value
 }
 
-// Key schema description used to validate a key condition.
+// KeySchema names the partition and sort keys (and their types) of the table
+// or index a key condition is checked against.
 type KeySchema struct {
 	Hash, Range         string
 	HashType, RangeType attr.Kind

@@ -246,6 +246,9 @@ func (p *parser) operandFunc(update bool) (*Operand, error) {
 	o := &Operand{Kind: f.kind, Args: args}
 	switch f.kind {
 	case OpSize:
+		if args[0].Kind == OpSize {
+			p.fail("Incorrect operand type for operator or function; operator or function: size, operand type: N")
+		}
 		if args[0].Kind == OpValue {
 			if k := args[0].Value.Kind; k == attr.KindN || k == attr.KindBOOL || k == attr.KindNULL {
 				p.fail("Incorrect operand type for operator or function; operator or function: size, operand type: %s", k)
