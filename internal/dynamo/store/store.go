@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -102,8 +103,8 @@ func Open(opts Options) (*DB, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("open %s: the database is locked by another process (is another esb dynamodb running on this data directory?): %w", dir, err)
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "lock") {
+			return nil, fmt.Errorf("open %s: another process holds this data directory (is another esb dynamodb running on it?): %w", dir, err)
 		}
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +235,13 @@ func fmtList(l []string) string {
 		s += x
 	}
 	return s + "]"
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir, nil)
+	_, err := Open(Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "another process holds this data directory") {
+		t.Fatalf("second open: %v", err)
+	}
 }
