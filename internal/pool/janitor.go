@@ -151,8 +151,9 @@ func (p *Pool) pauseIdle(ctx context.Context) {
 		}
 		if p.closed {
 			delete(p.workers, w.ID)
+			p.m.destroying.Add(1)
 			p.mu.Unlock()
-			p.m.destroy(w.ID, "pool closed")
+			p.m.destroyCounted(w.ID, "pool closed")
 			continue
 		}
 		p.putBackLocked(w)

@@ -295,6 +295,13 @@ func classify(err error, what string) error {
 
 func (m *Manager) destroy(id, why string) {
 	m.destroying.Add(1)
+	m.destroyCounted(id, why)
+}
+
+// destroyCounted destroys a container whose destroy was already counted in
+// m.destroying (callers count it under the pool lock, so that Shutdown never
+// sees a worker neither in a pool nor being destroyed).
+func (m *Manager) destroyCounted(id, why string) {
 	go func() {
 		defer m.destroying.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StartTimeout)
@@ -562,8 +569,9 @@ func (p *Pool) ensure() (*Worker, error) {
 		return nil, err
 	}
 	if p.closed {
+		p.m.destroying.Add(1)
 		p.mu.Unlock()
-		p.m.destroy(w.ID, "pool closed")
+		p.m.destroyCounted(w.ID, "pool closed")
 		return nil, ErrClosed
 	}
 	p.workers[w.ID] = w
@@ -595,6 +603,7 @@ func (p *Pool) Release(w *Worker, healthy bool) {
 	w.uses++
 	if !healthy || p.closed || w.stale || len(p.workers) > p.spec.MaxCapacity {
 		delete(p.workers, w.ID)
+		p.m.destroying.Add(1)
 		p.grantCapacityLocked()
 		p.mu.Unlock()
 		p.evictions.Add(1)
@@ -602,7 +611,7 @@ func (p *Pool) Release(w *Worker, healthy bool) {
 		if healthy {
 			why = "pool shrunk or closed"
 		}
-		p.m.destroy(w.ID, why)
+		p.m.destroyCounted(w.ID, why)
 		return
 	}
 	p.putBackLocked(w)
