@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -70,6 +71,8 @@ type Result struct {
 	P99Ms     float64 `json:"p99_ms"`
 	// CPUMicrosPerOp is the server process's user+system CPU per operation.
 	CPUMicrosPerOp float64 `json:"server_cpu_us_per_op"`
+	// ClientCPUMicrosPerOp is the benchmark client's own CPU per operation.
+	ClientCPUMicrosPerOp float64 `json:"client_cpu_us_per_op"`
 }
 
 // Report is the JSON the program writes.
@@ -95,7 +98,7 @@ func main() {
 	flag.StringVar(&cfg.dynalite, "dynalite", "", "path to an installed dynalite executable (default: npm install into a temp dir)")
 	flag.BoolVar(&cfg.skipDynalite, "skip-dynalite", false, "benchmark esb only")
 	flag.IntVar(&cfg.keys, "keys", 10000, "items preloaded for GetItem and the mix")
-	flag.StringVar(&cfg.client, "client", "raw", "raw: a minimal JSON-over-HTTP client, so the servers are measured; sdk: AWS SDK for Go v2 (client CPU included)")
+	flag.StringVar(&cfg.client, "client", "wire", "wire: prebuilt requests written to one keep-alive connection per client (least client CPU, so the servers are measured); raw: the same over net/http; sdk: AWS SDK for Go v2")
 	flag.IntVar(&cfg.runs, "runs", 3, "repetitions; the report gives the median of each measure")
 	flag.StringVar(&cfg.only, "only", "", "run only workloads whose name contains this (e.g. GetItem)")
 	flag.StringVar(&cfg.serveDir, "serve-esb", "", "internal: run esb's DynamoDB server on this data directory (the benchmark starts itself this way)")
@@ -393,11 +396,11 @@ func benchServer(ctx context.Context, cfg config, name, url string, pid int) ([]
 	}
 
 	var putSeq atomic.Int64
-	var ops map[string]func(r *rand.Rand) error
+	var ops map[string]func(r *worker) error
 	if cfg.client == "sdk" {
 		ops = sdkOps(ctx, c, table, cfg.keys, &putSeq, itemFor)
 	} else {
-		ops = rawOps(url, table, cfg.keys, &putSeq)
+		ops = rawOps(url, table, cfg.keys, &putSeq, cfg.client == "wire")
 	}
 	var results []Result
 	for _, wl := range []struct {
@@ -408,15 +411,16 @@ func benchServer(ctx context.Context, cfg config, name, url string, pid int) ([]
 			continue
 		}
 		r := measure(name, wl.name, wl.clients, cfg.duration, ops[wl.name], pid)
-		fmt.Fprintf(os.Stderr, "  %-9s %2d clients: %8.0f ops/s p50 %.2f ms p99 %.2f ms server CPU %.0f us/op errors %d\n", wl.name, wl.clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp, r.Errors)
+		fmt.Fprintf(os.Stderr, "  %-9s %2d clients: %8.0f ops/s p50 %.2f ms p99 %.2f ms server CPU %.0f us/op client CPU %.0f us/op errors %d\n", wl.name, wl.clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp, r.ClientCPUMicrosPerOp, r.Errors)
 		results = append(results, r)
 	}
 	return results, nil
 }
 
-func measure(server, workload string, clients int, d time.Duration, op func(*rand.Rand) error, pid int) Result {
+func measure(server, workload string, clients int, d time.Duration, op func(*worker) error, pid int) Result {
 	// Warm up connections and caches.
-	warm := rand.New(rand.NewPCG(7, 7))
+	warm := &worker{Rand: rand.New(rand.NewPCG(7, 7))}
+	defer warm.close()
 	for i := 0; i < 50; i++ {
 		_ = op(warm)
 	}
@@ -424,13 +428,14 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 	lat := make([][]time.Duration, clients)
 	var errs atomic.Int64
 	deadline := time.Now().Add(d)
-	cpu0 := cpuTicks(pid)
+	cpu0, self0 := cpuTicks(pid), cpuTicks(os.Getpid())
 	start := time.Now()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(i), 42))
+			r := &worker{Rand: rand.New(rand.NewPCG(uint64(i), 42))}
+			defer r.close()
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
 				if err := op(r); err != nil {
@@ -443,7 +448,7 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuTicks(pid) - cpu0
+	cpu, self := cpuTicks(pid)-cpu0, cpuTicks(os.Getpid())-self0
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -459,6 +464,7 @@ func measure(server, workload string, clients int, d time.Duration, op func(*ran
 		OpsPerSec: float64(len(all)) / elapsed.Seconds(), P50Ms: pct(0.50), P99Ms: pct(0.99)}
 	if len(all) > 0 {
 		r.CPUMicrosPerOp = float64(cpu) * 10000 / float64(len(all)) // ticks are 10 ms
+		r.ClientCPUMicrosPerOp = float64(self) * 10000 / float64(len(all))
 	}
 	return r
 }
@@ -490,13 +496,13 @@ func printTable(w io.Writer, rep Report, byKey map[string]Result) {
 	tw.Flush()
 }
 
-func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, putSeq *atomic.Int64, itemFor func(string, int) map[string]types.AttributeValue) map[string]func(*rand.Rand) error {
-	ops := map[string]func(r *rand.Rand) error{
-		"PutItem": func(r *rand.Rand) error {
+func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, putSeq *atomic.Int64, itemFor func(string, int) map[string]types.AttributeValue) map[string]func(*worker) error {
+	ops := map[string]func(r *worker) error{
+		"PutItem": func(r *worker) error {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: itemFor("w"+strconv.FormatInt(putSeq.Add(1), 10), 0)})
 			return err
 		},
-		"GetItem": func(r *rand.Rand) error {
+		"GetItem": func(r *worker) error {
 			out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
 				"pk": &types.AttributeValueMemberS{Value: "k" + strconv.Itoa(r.IntN(keys))}, "sk": &types.AttributeValueMemberN{Value: "0"}}})
 			if err == nil && out.Item == nil {
@@ -504,7 +510,7 @@ func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, put
 			}
 			return err
 		},
-		"Query100": func(r *rand.Rand) error {
+		"Query100": func(r *worker) error {
 			out, err := c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :p"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "query"}}})
 			if err == nil && out.Count != 100 {
@@ -513,7 +519,7 @@ func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, put
 			return err
 		},
 	}
-	ops["Mix90/10"] = func(r *rand.Rand) error {
+	ops["Mix90/10"] = func(r *worker) error {
 		if r.IntN(10) == 0 {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: itemFor("k"+strconv.Itoa(r.IntN(keys)), 0)})
 			return err
@@ -525,9 +531,14 @@ func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, put
 
 // rawOps sends prebuilt DynamoDB JSON requests over keep-alive HTTP: what an
 // SDK sends, without the SDK's own CPU cost, so the servers are compared.
-func rawOps(url, table string, keys int, putSeq *atomic.Int64) map[string]func(*rand.Rand) error {
+func rawOps(url, table string, keys int, putSeq *atomic.Int64, wire bool) map[string]func(*worker) error {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
-	send := func(target string, body []byte, check string) error {
+	host := strings.TrimPrefix(url, "http://")
+	var send func(w *worker, target string, body []byte, check string) error
+	send = func(w *worker, target string, body []byte, check string) error {
+		if wire {
+			return w.wire(host, target, body, check)
+		}
 		req, err := http.NewRequest(http.MethodPost, url, bytesReader(body))
 		if err != nil {
 			return err
@@ -554,22 +565,22 @@ func rawOps(url, table string, keys int, putSeq *atomic.Int64) map[string]func(*
 		}
 		return nil
 	}
-	put := func(pk string) error {
+	put := func(w *worker, pk string) error {
 		body := `{"TableName":"` + table + `","Item":{"pk":{"S":"` + pk + `"},"sk":{"N":"0"},"payload":{"S":"` + payload + `"},"n":{"N":"42"}}}`
-		return send("PutItem", []byte(body), "")
+		return send(w, "PutItem", []byte(body), "")
 	}
-	get := func(r *rand.Rand) error {
+	get := func(r *worker) error {
 		body := `{"TableName":"` + table + `","Key":{"pk":{"S":"k` + strconv.Itoa(r.IntN(keys)) + `"},"sk":{"N":"0"}}}`
-		return send("GetItem", []byte(body), `"Item"`)
+		return send(r, "GetItem", []byte(body), `"Item"`)
 	}
 	query := []byte(`{"TableName":"` + table + `","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"query"}}}`)
-	return map[string]func(*rand.Rand) error{
-		"PutItem":  func(r *rand.Rand) error { return put("w" + strconv.FormatInt(putSeq.Add(1), 10)) },
+	return map[string]func(*worker) error{
+		"PutItem":  func(r *worker) error { return put(r, "w"+strconv.FormatInt(putSeq.Add(1), 10)) },
 		"GetItem":  get,
-		"Query100": func(r *rand.Rand) error { return send("Query", query, `"Count":100`) },
-		"Mix90/10": func(r *rand.Rand) error {
+		"Query100": func(r *worker) error { return send(r, "Query", query, `"Count":100`) },
+		"Mix90/10": func(r *worker) error {
 			if r.IntN(10) == 0 {
-				return put("k" + strconv.Itoa(r.IntN(keys)))
+				return put(r, "k"+strconv.Itoa(r.IntN(keys)))
 			}
 			return get(r)
 		},
@@ -613,7 +624,85 @@ func medians(all []Result) []Result {
 		r.P50Ms = med(rs, func(r Result) float64 { return r.P50Ms })
 		r.P99Ms = med(rs, func(r Result) float64 { return r.P99Ms })
 		r.CPUMicrosPerOp = med(rs, func(r Result) float64 { return r.CPUMicrosPerOp })
+		r.ClientCPUMicrosPerOp = med(rs, func(r Result) float64 { return r.ClientCPUMicrosPerOp })
 		out = append(out, r)
 	}
 	return out
+}
+
+// worker is one benchmark client: its random source and, in wire mode, its
+// own keep-alive connection.
+type worker struct {
+	*rand.Rand
+	conn net.Conn
+	rd   *bufio.Reader
+	buf  []byte
+}
+
+func (w *worker) close() {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+}
+
+// wire sends one request as HTTP/1.1 bytes and reads the response by its
+// Content-Length (both servers send one).
+func (w *worker) wire(host, target string, body []byte, check string) error {
+	if w.conn == nil {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			return err
+		}
+		w.conn, w.rd = c, bufio.NewReaderSize(c, 64<<10)
+	}
+	b := w.buf[:0]
+	b = append(b, "POST / HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810."...)
+	b = append(b, target...)
+	b = append(b, "\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	w.buf = b
+	fail := func(err error) error {
+		w.conn.Close()
+		w.conn = nil
+		return err
+	}
+	if _, err := w.conn.Write(b); err != nil {
+		return fail(err)
+	}
+	status, err := w.rd.ReadSlice('\n')
+	if err != nil {
+		return fail(err)
+	}
+	ok200 := len(status) > 12 && string(status[9:12]) == "200"
+	n := -1
+	for {
+		line, err := w.rd.ReadSlice('\n')
+		if err != nil {
+			return fail(err)
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if len(line) > 16 && strings.EqualFold(string(line[:15]), "content-length:") {
+			n, _ = strconv.Atoi(strings.TrimSpace(string(line[15:])))
+		}
+	}
+	if n < 0 {
+		return fail(errors.New("response without Content-Length"))
+	}
+	resp := make([]byte, n)
+	if _, err := io.ReadFull(w.rd, resp); err != nil {
+		return fail(err)
+	}
+	if !ok200 {
+		return fmt.Errorf("%s: %s %s", target, strings.TrimSpace(string(status)), resp)
+	}
+	if check != "" && !bytes.Contains(resp, []byte(check)) {
+		return fmt.Errorf("%s: response lacks %s", target, check)
+	}
+	return nil
 }
