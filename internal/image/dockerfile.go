@@ -36,6 +36,10 @@ func (p *Plan) Dockerfile(templateName string) []byte {
 		fmt.Fprintf(&b, "COPY %s\n", copyArgs(c.Src, c.Dest))
 	}
 	fmt.Fprintf(&b, "WORKDIR %s\n", p.WorkDir)
+	for _, kv := range p.Env {
+		name, value, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "ENV %s=%s\n", name, quote(value))
+	}
 	if len(p.Labels) > 0 {
 		keys := make([]string, 0, len(p.Labels))
 		for k := range p.Labels {

@@ -94,6 +94,8 @@ type Plan struct {
 	Copies []Copy
 	// WorkDir is the working directory of the function process.
 	WorkDir string
+	// Env are NAME=value pairs set in the image (over the base's).
+	Env []string
 	// Entrypoint and Cmd are the image's ENTRYPOINT and CMD.
 	Entrypoint []string
 	Cmd        []string
@@ -246,6 +248,7 @@ func NewPlan(name string, fn manifest.Function, cfg Config) (*Plan, error) {
 	}
 
 	p.Labels[LabelRuntime] = fn.Runtime
+	p.Env = []string{"LAMBDA_TASK_ROOT=" + TaskRoot}
 	p.Base = cfg.Runtimes[fn.Runtime]
 	if p.Base == "" {
 		p.Base = DefaultBase(fn.Runtime)
