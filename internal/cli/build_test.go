@@ -80,13 +80,22 @@ var packageDir = func() string {
 	return wd
 }()
 
-func TestBuildWithoutDryRunWritesFilesThenExits2(t *testing.T) {
+func TestBuildWithoutDaemonWritesFilesThenFailsInOneLine(t *testing.T) {
 	isolate(t)
 	dir := copyProject(t, "testdata/build/sample", "sample")
 	t.Chdir(dir)
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("ESB_MODE", "docker")
 	_, _, err := runESB(t, nil, "build")
-	if code := ExitCode(err); code != 2 || !strings.Contains(err.Error(), "not available yet") {
-		t.Fatalf("exit %d, err %v; want 2 and a not-available message", code, err)
+	if code := ExitCode(err); code != 1 || !strings.HasPrefix(err.Error(), "docker is not running at unix://"+sock) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("exit %d, err %v; want 1 and one line saying docker is not running", code, err)
+	}
+	t.Setenv("ESB_MODE", "containerd")
+	t.Setenv("CONTAINERD_ADDRESS", sock)
+	_, _, err = runESB(t, nil, "build")
+	if code := ExitCode(err); code != 1 || !strings.HasPrefix(err.Error(), "containerd is not running at "+sock) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("exit %d, err %v; want 1 and one line saying containerd is not running", code, err)
 	}
 	for _, f := range []string{".esb/config/functions.yml", ".esb/config/routing.yml", ".esb/config/resources.yml", ".esb/functions/lambda-my-func/Dockerfile"} {
 		if _, err := os.Stat(f); err != nil {

@@ -115,8 +115,10 @@ func TestE2EBuildDryRunBinaryExitCodes(t *testing.T) {
 	if out, code := run("build", "--dry-run"); code != 0 || !strings.Contains(out, "full-stack-items") {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
-	if out, code := run("build"); code != 2 || !strings.Contains(out, "not available yet") {
-		t.Fatalf("build: exit %d\n%s", code, out)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	t.Setenv("ESB_MODE", "docker")
+	if out, code := run("build"); code != 1 || !strings.Contains(out, "\nesb: docker is not running at unix:///nonexistent/docker.sock") {
+		t.Fatalf("build without docker: exit %d\n%s", code, out)
 	}
 	os.WriteFile(filepath.Join(dir, "template.yaml"), []byte("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/items\n      Handler: app.handler\n      Runtime: python3.12\n      Environment: {Variables: {T: !Ref Nope}}\n"), 0o644)
 	out, code := run("build", "--dry-run")
