@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,9 +218,16 @@ func BuildBase(ctx context.Context, o BaseOptions) (*BaseResult, error) {
 	res := &BaseResult{Runtime: o.Runtime, Ref: BaseRef(o.Runtime)}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n", baseFormat, o.Runtime, runtime.GOARCH)
-	for _, p := range pkgs {
+	// Packages are listed with the runtime's own first.
+	for _, r := range spec.roots {
+		p := db.Installed(r)
 		res.Packages = append(res.Packages, p.Name+" "+p.Version)
+	}
+	for _, p := range pkgs {
 		fmt.Fprintf(h, "%s %s %s\n", p.Name, p.Version, p.Arch)
+		if !slices.Contains(spec.roots, p.Name) {
+			res.Packages = append(res.Packages, p.Name+" "+p.Version)
+		}
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	res.Interpreter = interpreterVersion(ctx, spec.interpreter)
