@@ -1,6 +1,8 @@
 package dynamo
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -168,8 +170,38 @@ func keyAttrs(d *store.TableDef, x *store.IndexDef, it attr.Item) attr.Item {
 // ---- expressions of a request ----
 
 type exprInput struct {
-	ExpressionAttributeNames  map[string]string     `json:"ExpressionAttributeNames"`
-	ExpressionAttributeValues map[string]attr.Value `json:"ExpressionAttributeValues"`
+	ExpressionAttributeNames  map[string]string `json:"ExpressionAttributeNames"`
+	ExpressionAttributeValues exprValues        `json:"ExpressionAttributeValues"`
+}
+
+// exprValues decodes ExpressionAttributeValues, naming the offending key in
+// errors as DynamoDB does.
+type exprValues map[string]attr.Value
+
+// UnmarshalJSON decodes the map, wrapping a value's validation error.
+func (ev *exprValues) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*ev = nil
+		return nil
+	}
+	out := make(exprValues, len(raw))
+	for k, r := range raw {
+		var v attr.Value
+		if err := v.UnmarshalJSON(r); err != nil {
+			var ae *attr.Error
+			if errors.As(err, &ae) && ae.Kind == attr.Validation {
+				return validationText("ExpressionAttributeValues contains invalid value: " + ae.Msg + " for key " + k)
+			}
+			return err
+		}
+		out[k] = v
+	}
+	*ev = out
+	return nil
 }
 
 func (e *exprInput) context() (*expr.Context, error) {

@@ -58,6 +58,8 @@ func TestProtocolErrorShapes(t *testing.T) {
 		{"DescribeTable", `{"TableName":"missing"}`, "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "Requested resource not found: Table: missing not found"},
 		{"GetItem", `{"Key":{}}`, "com.amazon.coral.validate#ValidationException", "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null"},
 		{"PutItem", `{"TableName":"abc","Item":{"a":{"S":"x","N":"1"}}}`, "com.amazon.coral.validate#ValidationException", "Supplied AttributeValue has more than one datatypes set"},
+		{"Scan", `{"TableName":"abc","FilterExpression":"a = :v","ExpressionAttributeValues":{":v":{"SS":[]}}}`, "com.amazon.coral.validate#ValidationException",
+			"ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :v"},
 	}
 	for _, tc := range cases {
 		resp, out := post(t, url, tc.target, tc.body)
