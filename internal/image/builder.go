@@ -259,15 +259,16 @@ func baseError(p *Plan, target string, err error) error {
 	if !errors.Is(err, ErrBaseNotFound) {
 		return fmt.Errorf("base image %s: %w", p.Base, err)
 	}
+	cause := strings.TrimPrefix(err.Error(), ErrBaseNotFound.Error()+": ")
 	rt := p.Labels[LabelRuntime]
 	if rt == "" {
-		return fmt.Errorf("base image %s (the function's ImageUri) is not in %s and could not be pulled (%v); load it into %s first", p.Base, target, errors.Unwrap(err), target)
+		return fmt.Errorf("base image %s (the function's ImageUri) is not in %s and could not be pulled (%v); load it into %s first", p.Base, target, cause, target)
 	}
 	hint := fmt.Sprintf("set runtimes.%s in generator.yml to an image %s has", rt, target)
 	if OfflineRuntime(rt) {
 		hint = fmt.Sprintf("run `esb base build %s` to assemble one from this host's Debian packages (no network needed), or %s", rt, hint)
 	}
-	return fmt.Errorf("base image %s for runtime %s is not in %s and could not be pulled (%v); %s", p.Base, rt, target, errors.Unwrap(err), hint)
+	return fmt.Errorf("base image %s for runtime %s is not in %s and could not be pulled (%s); %s", p.Base, rt, target, cause, hint)
 }
 
 // goBuild runs the plan's host-side go build.

@@ -111,6 +111,12 @@ func compose(base *BaseImage, added []Layer, s imageSpec) (*Image, error) {
 		}
 		if nonEmptyHistory(bc.History) == len(bc.RootFS.DiffIDs) {
 			cfg.History = append(cfg.History, bc.History...)
+		} else {
+			// Docker's inspect does not show the history: one entry per
+			// base layer keeps the history matching the layers.
+			for range bc.RootFS.DiffIDs {
+				cfg.History = append(cfg.History, ocispec.History{Created: &created, CreatedBy: "FROM " + base.Ref})
+			}
 		}
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, bc.RootFS.DiffIDs...)
 		layers = append(layers, base.Layers...)
@@ -134,16 +140,12 @@ func compose(base *BaseImage, added []Layer, s imageSpec) (*Image, error) {
 	if len(cfg.Config.Labels) == 0 {
 		cfg.Config.Labels = nil
 	}
-	// A history that does not match the layers is rejected by Docker: keep
-	// the base's only when it matches, and then add one entry per layer.
-	if base == nil || nonEmptyHistory(base.Config.History) == len(base.Config.RootFS.DiffIDs) {
-		for i := range added {
-			h := ocispec.History{Created: &created, CreatedBy: "esb build"}
-			if i < len(s.history) {
-				h.CreatedBy = s.history[i]
-			}
-			cfg.History = append(cfg.History, h)
+	for i := range added {
+		h := ocispec.History{Created: &created, CreatedBy: "esb build"}
+		if i < len(s.history) {
+			h.CreatedBy = s.history[i]
 		}
+		cfg.History = append(cfg.History, h)
 	}
 	for _, l := range added {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
