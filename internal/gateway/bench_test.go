@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,7 @@ type loadResult struct {
 	p50, p99 time.Duration
 	rps      float64
 	errors   int64
+	firstErr string
 }
 
 // load sends n requests over conns connections; target(i) builds the request
@@ -46,6 +48,7 @@ func load(n, conns int, target func(conn int) (*http.Request, error)) loadResult
 	cl := &http.Client{Transport: tr}
 	lat := make([][]time.Duration, conns)
 	var next, errs atomic.Int64
+	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := range conns {
@@ -59,12 +62,14 @@ func load(n, conns int, target func(conn int) (*http.Request, error)) loadResult
 				resp, err := cl.Do(req)
 				if err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %.200s", resp.StatusCode, body))
 				}
 				l = append(l, time.Since(t0))
 			}
@@ -76,6 +81,9 @@ func load(n, conns int, target func(conn int) (*http.Request, error)) loadResult
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	r := loadResult{rps: float64(n) / el.Seconds(), errors: errs.Load()}
+	if e, ok := firstErr.Load().(string); ok {
+		r.firstErr = e
+	}
 	if len(all) > 0 {
 		r.p50 = all[len(all)/2]
 		r.p99 = all[len(all)*99/100]
@@ -173,12 +181,25 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	load(2000, conns, floor)
 	b.ResetTimer()
 
+	runPhases(b, n, conns, []string{"direct", "floor", "invoke", "rest"},
+		[]func(int) (*http.Request, error){direct, floor, invoke, rest})
+	b.ReportMetric(0, "ns/op")
+}
+
+// runPhases measures each target n times with 1 connection and with conns
+// connections, in interleaved rounds, and reports medians; the first target
+// is the baseline of the added latency and of the ratios.
+func runPhases(b *testing.B, n, conns int, names []string, targets []func(int) (*http.Request, error)) {
+	runPhasesWithBaselines(b, n, conns, names, targets, make([]int, len(targets)))
+}
+
+// runPhasesWithBaselines is runPhases where target i is compared with target
+// baseline[i] (a target that is its own baseline reports no ratio).
+func runPhasesWithBaselines(b *testing.B, n, conns int, names []string, targets []func(int) (*http.Request, error), baseline []int) {
 	// Phases are interleaved and repeated; each figure is the median of the
 	// rounds, so a burst of load from elsewhere on the machine skews one round
 	// of every phase rather than one phase.
 	const rounds = 3
-	targets := []func(int) (*http.Request, error){direct, floor, invoke, rest}
-	names := []string{"direct", "floor", "invoke", "rest"}
 	one := make([][]loadResult, len(targets))
 	many := make([][]loadResult, len(targets))
 	for range rounds {
@@ -194,7 +215,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
 			if r.errors > 0 {
-				b.Fatalf("%d failed requests", r.errors)
+				b.Fatalf("%d failed requests, first: %s", r.errors, r.firstErr)
 			}
 			v[i] = f(r)
 		}
@@ -209,16 +230,15 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		b.ReportMetric(median(one[i], p50), name+"-p50-µs")
 		b.ReportMetric(median(one[i], p99), name+"-p99-µs")
 		b.ReportMetric(median(many[i], rps), name+"-32c-req/s")
-		if i > 0 {
+		if j := baseline[i]; j != i {
 			added := make([]loadResult, rounds)
 			ratio := make([]loadResult, rounds)
 			for r := range rounds {
-				added[r] = loadResult{p50: one[i][r].p50 - one[0][r].p50}
-				ratio[r] = loadResult{rps: many[i][r].rps / many[0][r].rps}
+				added[r] = loadResult{p50: one[i][r].p50 - one[j][r].p50}
+				ratio[r] = loadResult{rps: many[i][r].rps / many[j][r].rps}
 			}
 			b.ReportMetric(median(added, p50), name+"-added-p50-µs")
-			b.ReportMetric(median(ratio, rps), name+"/direct-rps")
+			b.ReportMetric(median(ratio, rps), name+"/"+names[j]+"-rps")
 		}
 	}
-	b.ReportMetric(0, "ns/op")
 }
