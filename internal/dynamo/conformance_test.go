@@ -417,6 +417,14 @@ func TestConformanceItemErrors(t *testing.T) {
 			return err
 		}, "ResourceNotFoundException", "Requested resource not found"},
 		{func() error {
+			_, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: item{"pk": s(strings.Repeat("h", 2049)), "sk": n("1")}})
+			return err
+		}, "ValidationException", "Size of hashkey has exceeded the maximum size limit of2048 bytes"},
+		{func() error {
+			_, err := c.PutItem(bg, &dynamodb.PutItemInput{TableName: &name, Item: item{"pk": s("a"), "sk": n("1"), "set": ss("x", "x")}})
+			return err
+		}, "ValidationException", "Input collection [x, x] contains duplicates."},
+		{func() error {
 			_, err := c.Query(bg, &dynamodb.QueryInput{TableName: &name, KeyConditionExpression: aws.String("sk = :v"), ExpressionAttributeValues: item{":v": n("1")}})
 			return err
 		}, "ValidationException", "Query condition missed key schema element: pk"},
