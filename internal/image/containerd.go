@@ -18,6 +18,8 @@ import (
 	"github.com/containerd/containerd/platforms"
 	"github.com/containerd/containerd/reference/docker"
 	cerrdefs "github.com/containerd/errdefs"
+	clog "github.com/containerd/log"
+	"github.com/sirupsen/logrus"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -115,7 +117,7 @@ func (c *ContainerdTarget) Base(ctx context.Context, ref, platform string) (*Bas
 		if perr != nil {
 			return nil, perr
 		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		pctx, cancel := context.WithTimeout(quiet(ctx), 10*time.Minute)
 		img, perr := c.cli.Pull(pctx, normalize(ref), containerd.WithPlatformMatcher(platforms.Only(p)))
 		cancel()
 		if perr != nil {
@@ -162,6 +164,14 @@ func (c *ContainerdTarget) Base(ctx context.Context, ref, platform string) (*Bas
 		}})
 	}
 	return bi, nil
+}
+
+// quiet keeps containerd's client library (its resolver logs every
+// registry it tries) from writing into esb's output.
+func quiet(ctx context.Context) context.Context {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return clog.WithLogger(ctx, logrus.NewEntry(l))
 }
 
 type readCloser struct {
