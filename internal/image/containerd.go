@@ -19,8 +19,8 @@ import (
 	"github.com/containerd/containerd/reference/docker"
 	cerrdefs "github.com/containerd/errdefs"
 	clog "github.com/containerd/log"
-	"github.com/sirupsen/logrus"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sirupsen/logrus"
 )
 
 // ContainerdTarget imports images into a containerd namespace: it writes
