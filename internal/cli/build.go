@@ -107,8 +107,15 @@ func buildImages(ctx context.Context, g *Globals, proj *project.Project, plans [
 		return err
 	}
 	fmt.Fprintf(g.Stderr, "Built %s in %s\n", plural(len(results), "image"), time.Since(start).Round(time.Millisecond))
+	// Layers no build used for a month go (the cache refills on demand).
+	if _, _, err := st.Prune(cachePruneAge); err != nil {
+		fmt.Fprintln(g.Stderr, "warning:", err)
+	}
 	return nil
 }
+
+// cachePruneAge is how long an unused blob stays in the build cache.
+const cachePruneAge = 30 * 24 * time.Hour
 
 // findRIE says where esb-rie comes from: $ESB_RIE; else the esb source tree
 // (found above the template, the working directory or the esb binary),

@@ -352,7 +352,7 @@ func (b *Builder) ensureRIE(ctx context.Context, platform, dst string) error {
 		task.Fail()
 		return fmt.Errorf("no esb-rie binary for %s: set ESB_RIE to one (`make esb-rie` builds bin/esb-rie), put it next to the esb binary, or run esb from its source tree", platform)
 	}
-	task.Done(fmt.Sprintf("%s %s (%s)", platform, how, roundDur(time.Since(start))))
+	task.Done(fmt.Sprintf("esb-rie %s %s (%s)", platform, how, roundDur(time.Since(start))))
 	return nil
 }
 

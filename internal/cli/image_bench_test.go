@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// BenchmarkImageBuild times `esb build` of examples/hello-go and
+// examples/hello-python (offline base) cold (empty build cache, image not
+// in Docker), warm (nothing changed) and after a code-only change, next to
+// plain `docker build` of the Dockerfiles esb rendered (after the same
+// host-side go build), in the same run against the same Docker Engine.
+// Both run as programs (the esb binary, the docker CLI). Needs ESB_E2E=1
+// and the test daemons:
+//
+//	ESB_E2E=1 go test ./internal/cli -run '^$' -bench ImageBuild -benchtime 5x
+func BenchmarkImageBuild(b *testing.B) {
+	if os.Getenv("ESB_E2E") != "1" {
+		b.Skip("needs the test daemons: ESB_E2E=1 and scripts/test-daemons.sh start")
+	}
+	dockerHost := os.Getenv("ESB_TEST_DOCKER_HOST")
+	if dockerHost == "" {
+		b.Fatal("ESB_TEST_DOCKER_HOST is not set")
+	}
+	tmp := b.TempDir()
+	esb := filepath.Join(tmp, "esb")
+	if out, err := exec.Command("go", "build", "-o", esb, "github.com/edgeserverlessbox/esb/cmd/esb").CombinedOutput(); err != nil {
+		b.Fatalf("build esb: %v\n%s", err, out)
+	}
+	rie := filepath.Join(tmp, "esb-rie")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", rie, "./cmd/esb-rie")
+	cmd.Dir = filepath.Join(packageDir, "..", "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build esb-rie: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "DOCKER_HOST="+dockerHost, "ESB_MODE=docker", "ESB_RIE="+rie, "DOCKER_BUILDKIT=0",
+		"XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "ESB_TEMPLATE=", "ESB_ENV=", "CONTAINER_REGISTRY=")
+	run := func(dir string, extra []string, name string, args ...string) {
+		b.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(append([]string(nil), env...), extra...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+
+	type example struct {
+		name, src, code string
+		goBuild         []string // the Dockerfile header's host-side build
+	}
+	examples := []example{
+		{name: "hello-go", code: "functions/hello/main.go", goBuild: []string{"build", "-trimpath", "-tags", "lambda.norpc", "-o", "../../.esb/functions/hello-go/build/bootstrap", "."}},
+		{name: "hello-python", code: "functions/hello/app.py"},
+	}
+	for _, ex := range examples {
+		b.Run(ex.name, func(b *testing.B) {
+			// One project for both builders: the Dockerfile is esb's.
+			var dir string
+			if ex.name == "hello-go" {
+				dir = benchGoExample(b)
+			} else {
+				dir = benchCopy(b, filepath.Join(packageDir, "../../examples", ex.name), ex.name)
+				run(dir, []string{"ESB_CACHE_DIR=" + filepath.Join(tmp, "base-cache")}, esb, "base", "build", "python3.12")
+			}
+			image := "esb-" + ex.name + ":latest"
+			dockerImage := "esb-dockerfile-" + ex.name + ":latest"
+			n := 0
+			change := func() {
+				n++
+				f, err := os.OpenFile(filepath.Join(dir, ex.code), os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				comment := "//"
+				if strings.HasSuffix(ex.code, ".py") {
+					comment = "#"
+				}
+				fmt.Fprintf(f, "\n%s change %d\n", comment, n)
+				f.Close()
+			}
+			rmi := func(ref string) { exec.Command("docker", "-H", dockerHost, "rmi", "-f", ref).Run() }
+			cacheN := 0
+			esbBuild := func(freshCache bool) []string {
+				if freshCache {
+					cacheN++
+				}
+				return []string{"ESB_CACHE_DIR=" + filepath.Join(tmp, ex.name, fmt.Sprint(cacheN))}
+			}
+			dockerBuild := func() {
+				if ex.goBuild != nil {
+					run(filepath.Join(dir, "functions/hello"), []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"}, "go", ex.goBuild...)
+				}
+				run(dir, nil, "docker", "build", "-q", "-f", ".esb/functions/"+ex.name+"/Dockerfile", "-t", dockerImage, ".")
+			}
+			// esb writes the Dockerfile and esb-rie that docker build uses.
+			run(dir, esbBuild(true), esb, "build")
+
+			b.Run("cold/esb", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					rmi(image)
+					extra := esbBuild(true)
+					b.StartTimer()
+					run(dir, extra, esb, "build")
+				}
+			})
+			b.Run("cold/docker-build", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					rmi(dockerImage)
+					b.StartTimer()
+					dockerBuild()
+				}
+			})
+			b.Run("warm/esb", func(b *testing.B) {
+				extra := esbBuild(false)
+				run(dir, extra, esb, "build")
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					run(dir, extra, esb, "build")
+				}
+			})
+			b.Run("warm/docker-build", func(b *testing.B) {
+				dockerBuild()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					dockerBuild()
+				}
+			})
+			b.Run("code-change/esb", func(b *testing.B) {
+				extra := esbBuild(false)
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					change()
+					b.StartTimer()
+					run(dir, extra, esb, "build")
+				}
+			})
+			b.Run("code-change/docker-build", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					change()
+					b.StartTimer()
+					dockerBuild()
+				}
+			})
+			rmi(dockerImage)
+		})
+	}
+}
+
+// benchCopy copies a project for a benchmark (copyProject needs a *testing.T).
+func benchCopy(b *testing.B, src, name string) string {
+	b.Helper()
+	dst := filepath.Join(b.TempDir(), name)
+	if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
+		b.Fatalf("copy %s: %v\n%s", src, err, out)
+	}
+	os.RemoveAll(filepath.Join(dst, ".esb"))
+	return dst
+}
+
+// benchGoExample is goExample for benchmarks.
+func benchGoExample(b *testing.B) string {
+	b.Helper()
+	dir := benchCopy(b, filepath.Join(packageDir, "../../examples/hello-go"), "hello-go")
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(filepath.Join(packageDir, "../..", f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if f == "go.mod" {
+			data = []byte(strings.Replace(string(data), "module github.com/edgeserverlessbox/esb", "module hellogo", 1))
+		}
+		os.WriteFile(filepath.Join(dir, f), data, 0o644)
+	}
+	return dir
+}
