@@ -230,7 +230,7 @@ func TestIntegrationBuildImages(t *testing.T) {
 			src, _ := os.ReadFile(app)
 			os.WriteFile(app, bytes.Replace(src, []byte(`f"{GREETING}, {name}!"`), []byte(`f"{GREETING} again from `+m.name+`, {name}!"`), 1), 0o644)
 			_, stderr, err = runESB(t, nil, "build")
-			if err != nil || !strings.Contains(stderr, "esb-rie reused · code built") || !strings.Contains(stderr, "(1 layers,") {
+			if err != nil || !strings.Contains(stderr, "esb-rie reused · code built") || !strings.Contains(stderr, "(1 layer,") {
 				t.Errorf("code-only change: %v\n%s", err, stderr)
 			}
 			body = invokeImage(t, m, "hello-python", "esb-hello-python:latest", `{"pathParameters":{"name":"esb"}}`)

@@ -269,6 +269,7 @@ func BuildBase(ctx context.Context, o BaseOptions) (*BaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	img.Force = o.NoCache
 	res.ID = img.ID()
 	if o.Target != nil {
 		task.Step("sending to " + o.Target.Name())

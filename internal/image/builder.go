@@ -203,6 +203,7 @@ func (b *Builder) buildOne(ctx context.Context, p *Plan, task *Task) (Result, er
 		return r, err
 	}
 	r.ID = img.ID()
+	img.Force = b.opts.NoCache
 	task.Step("sending to " + b.opts.Target.Name())
 	sent, err := b.opts.Target.Send(ctx, img)
 	if err != nil {
@@ -403,7 +404,7 @@ func (r Result) Summary(target string) string {
 	case r.Sent.UpToDate:
 		parts = append(parts, "already in "+target)
 	default:
-		parts = append(parts, fmt.Sprintf("%s (%d layers, %s)", r.Sent.Verb, r.Sent.Layers, humanSize(r.Sent.Bytes)))
+		parts = append(parts, fmt.Sprintf("%s (%s, %s)", r.Sent.Verb, plural(r.Sent.Layers, "layer"), humanSize(r.Sent.Bytes)))
 	}
 	return fmt.Sprintf("%s  %s  %s  %s", r.Function, r.Ref, strings.Join(parts, " · "), roundDur(r.Elapsed))
 }

@@ -184,7 +184,7 @@ func (c *ContainerdTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 	ctx = c.ns(ctx)
 	name := normalize(img.Ref)
 	is := c.cli.ImageService()
-	if old, err := is.Get(ctx, name); err == nil && old.Target.Digest == img.ManifestDesc.Digest {
+	if old, err := is.Get(ctx, name); err == nil && old.Target.Digest == img.ManifestDesc.Digest && !img.Force {
 		if ok, _ := containerd.NewImageWithPlatform(c.cli, old, c.platform(img)).IsUnpacked(ctx, c.snapshotter); ok {
 			return Sent{UpToDate: true}, nil
 		}

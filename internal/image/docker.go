@@ -131,7 +131,7 @@ func (d *DockerTarget) pull(ctx context.Context, ref string) error {
 // Send implements Target.
 func (d *DockerTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 	prev, err := d.cli.ImageInspect(ctx, img.Ref)
-	if err == nil && prev.ID == img.ID() {
+	if err == nil && prev.ID == img.ID() && !img.Force {
 		return Sent{UpToDate: true}, nil
 	}
 	if err != nil && !cerrdefs.IsNotFound(err) {

@@ -43,6 +43,8 @@ type Image struct {
 	ManifestDesc ocispec.Descriptor
 	// Layers are base layers first, then the plan's.
 	Layers []Layer
+	// Force sends the image even when the target has it (--no-cache).
+	Force bool
 }
 
 // ID is the image ID as Docker shows it (the config's digest).

@@ -71,7 +71,7 @@ func (r *RegistryTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 	}
 	opts := append([]remote.Option{remote.WithContext(ctx)}, r.opts...)
 	sent := Sent{Verb: "pushed to " + r.registry}
-	if d, err := remote.Head(tag, opts...); err == nil && d.Digest.String() == img.ManifestDesc.Digest.String() {
+	if d, err := remote.Head(tag, opts...); err == nil && d.Digest.String() == img.ManifestDesc.Digest.String() && !img.Force {
 		sent = Sent{UpToDate: true}
 	} else {
 		for _, l := range img.Layers {
