@@ -24,6 +24,16 @@ func allScenarios() []harness.Scenario {
 			Description: "The floor every HTTP scenario stands on: a trivial Go echo server on loopback, HTTP/1.1 keep-alive (baseline) vs. HTTP/2 cleartext, closed loop at 1–128 connections.",
 			Run:         runLoopbackHTTP,
 		},
+		{
+			Name:        "dynamodb",
+			Description: "esb's DynamoDB against dynalite (npm) in the same run: PutItem, GetItem, Query of 100 items, and a 90/10 read/write mix with 32 clients.",
+			Run:         runDynamoDB,
+		},
+		{
+			Name:        "s3",
+			Description: "esb's S3 against a plain local-disk copy of the same bytes: PUT/GET of 1 KiB objects (sequential and 32 clients) and of 64 MiB objects.",
+			Run:         runS3,
+		},
 	}
 }
 
@@ -119,7 +129,7 @@ func runLoopbackHTTP(ctx context.Context, env *harness.Env) (*harness.Outcome, e
 		return nil, err
 	}
 	defer stop()
-	o := &harness.Outcome{}
+	o := &harness.Outcome{Plot: true}
 	for _, c := range loads(env) {
 		pt := harness.Point{Load: fmt.Sprintf("%d conn", c)}
 		for _, v := range []struct {

@@ -65,6 +65,8 @@ type Outcome struct {
 	Skipped     string  `json:"skipped,omitempty"`
 	Failed      string  `json:"failed,omitempty"`
 	Notes       string  `json:"notes,omitempty"`
+	// Plot asks for a latency-vs-load plot: set it when Points are load levels.
+	Plot bool `json:"plot,omitempty"`
 }
 
 // Env is what a scenario may use: options shared by all scenarios.

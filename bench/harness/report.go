@@ -98,7 +98,7 @@ func (r *Report) WriteMarkdown(w io.Writer, mdPath, plotDir string) error {
 		if o.Notes != "" {
 			fmt.Fprintf(&b, "%s\n\n", o.Notes)
 		}
-		if len(o.Points) > 1 && plotDir != "" {
+		if o.Plot && len(o.Points) > 1 && plotDir != "" {
 			name := slug(o.Scenario) + ".svg"
 			if err := os.MkdirAll(plotDir, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", plotDir, err)
