@@ -1,0 +1,160 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/edgeserverlessbox/esb/internal/manifest"
+)
+
+// Names of the secrets in state/secrets.env.
+const (
+	SecretAPIKey    = "X_API_KEY"
+	SecretJWT       = "JWT_SECRET_KEY"
+	SecretUser      = "AUTH_USER"
+	SecretPass      = "AUTH_PASS"
+	SecretAccessKey = "AWS_ACCESS_KEY_ID"
+	SecretSecretKey = "AWS_SECRET_ACCESS_KEY"
+)
+
+// Secrets are the credentials of one project: the gateway's API key, JWT key
+// and user, and the one key pair of S3, DynamoDB and the Invoke API (also what
+// functions get as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+type Secrets struct {
+	APIKey, JWTSecret, User, Password string
+	AccessKeyID, SecretAccessKey      string
+}
+
+// secretOverrides maps a secret to the environment variable that overrides it.
+// The key pair has esb-specific names, so a user's real AWS credentials in
+// the shell never become the local services' keys by accident.
+var secretOverrides = []struct {
+	file, env string
+	get       func(*Secrets) *string
+	gen       func() string
+}{
+	{SecretAPIKey, "X_API_KEY", func(s *Secrets) *string { return &s.APIKey }, func() string { return randomHex(24) }},
+	{SecretJWT, "JWT_SECRET_KEY", func(s *Secrets) *string { return &s.JWTSecret }, func() string { return randomHex(32) }},
+	{SecretUser, "AUTH_USER", func(s *Secrets) *string { return &s.User }, func() string { return "admin" }},
+	{SecretPass, "AUTH_PASS", func(s *Secrets) *string { return &s.Password }, func() string { return randomHex(16) }},
+	{SecretAccessKey, "ESB_ACCESS_KEY_ID", func(s *Secrets) *string { return &s.AccessKeyID }, func() string { return "ESB" + strings.ToUpper(randomHex(8)) }},
+	{SecretSecretKey, "ESB_SECRET_ACCESS_KEY", func(s *Secrets) *string { return &s.SecretAccessKey }, func() string { return randomHex(20) }},
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		// crypto/rand does not fail on Linux 3.17+; a failure here means the
+		// system is broken and no secret may be made.
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// EnsureSecrets returns the project's secrets: each from its environment
+// variable when set (X_API_KEY, JWT_SECRET_KEY, AUTH_USER, AUTH_PASS,
+// ESB_ACCESS_KEY_ID, ESB_SECRET_ACCESS_KEY), else from state/secrets.env, else
+// newly generated and written there (mode 0600). A damaged file is replaced
+// by one holding what could be read plus new values.
+func EnsureSecrets(l Layout, getenv func(string) string) (Secrets, error) {
+	file, err := readEnvFile(l.SecretsFile())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Secrets{}, err
+	}
+	var s Secrets
+	changed := false
+	for _, o := range secretOverrides {
+		p := o.get(&s)
+		switch {
+		case getenv(o.env) != "":
+			*p = getenv(o.env)
+		case file[o.file] != "":
+			*p = file[o.file]
+		default:
+			*p = o.gen()
+			file[o.file] = *p
+			changed = true
+		}
+	}
+	if len(s.JWTSecret) < 32 {
+		return s, fmt.Errorf("JWT_SECRET_KEY is %d characters; the gateway needs at least 32 (unset it to have esb generate one)", len(s.JWTSecret))
+	}
+	if changed {
+		if err := writeEnvFile(l.SecretsFile(), file); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// LoadSecrets reads the secrets as EnsureSecrets would, without generating
+// any: a missing value is an error telling the user to run `esb up`.
+func LoadSecrets(l Layout, getenv func(string) string) (Secrets, error) {
+	file, err := readEnvFile(l.SecretsFile())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Secrets{}, err
+	}
+	var s Secrets
+	for _, o := range secretOverrides {
+		p := o.get(&s)
+		if v := getenv(o.env); v != "" {
+			*p = v
+		} else {
+			*p = file[o.file]
+		}
+		if *p == "" {
+			return s, fmt.Errorf("%s has no %s; run `esb up` first (it generates the project's secrets)", l.SecretsFile(), o.file)
+		}
+	}
+	return s, nil
+}
+
+// readEnvFile reads KEY=VALUE lines; it returns an empty map (never nil) and
+// the error when the file cannot be read. Lines it cannot parse are skipped.
+func readEnvFile(path string) (map[string]string, error) {
+	out := map[string]string{}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return out, err
+		}
+		return out, fmt.Errorf("read %s: %w", path, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `'"`)
+	}
+	return out, nil
+}
+
+func writeEnvFile(path string, vals map[string]string) error {
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Generated by esb up: this project's secrets. Keep this file private (mode 0600).\n")
+	b.WriteString("# Environment variables X_API_KEY, JWT_SECRET_KEY, AUTH_USER, AUTH_PASS,\n")
+	b.WriteString("# ESB_ACCESS_KEY_ID and ESB_SECRET_ACCESS_KEY override these values.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, vals[k])
+	}
+	return manifest.WriteFileAtomic(path, []byte(b.String()), 0o600)
+}
