@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkImageBuild times `esb build` of examples/hello-go and
@@ -101,55 +103,46 @@ func BenchmarkImageBuild(b *testing.B) {
 			// esb writes the Dockerfile and esb-rie that docker build uses.
 			run(dir, esbBuild(true), esb, "build")
 
-			b.Run("cold/esb", func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
+			// Each round times esb and docker build back to back (order
+			// alternating), so both see the same machine load; the
+			// medians and their ratio are reported.
+			scenario := func(name string, prepare func(esbRound bool), esbRun, dockerRun func()) {
+				b.Run(name, func(b *testing.B) {
+					var te, td []time.Duration
+					for i := 0; i < b.N; i++ {
+						for k := 0; k < 2; k++ {
+							esbFirst := (i+k)%2 == 0
+							prepare(esbFirst)
+							t0 := time.Now()
+							if esbFirst {
+								esbRun()
+								te = append(te, time.Since(t0))
+							} else {
+								dockerRun()
+								td = append(td, time.Since(t0))
+							}
+						}
+					}
+					me, md := median(te), median(td)
+					b.ReportMetric(float64(me.Microseconds())/1000, "esb-ms")
+					b.ReportMetric(float64(md.Microseconds())/1000, "docker-build-ms")
+					b.ReportMetric(float64(md)/float64(me), "docker/esb")
+				})
+			}
+			var extra []string
+			scenario("cold", func(esbRound bool) {
+				if esbRound {
 					rmi(image)
-					extra := esbBuild(true)
-					b.StartTimer()
-					run(dir, extra, esb, "build")
-				}
-			})
-			b.Run("cold/docker-build", func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
+					extra = esbBuild(true)
+				} else {
 					rmi(dockerImage)
-					b.StartTimer()
-					dockerBuild()
 				}
-			})
-			b.Run("warm/esb", func(b *testing.B) {
-				extra := esbBuild(false)
-				run(dir, extra, esb, "build")
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					run(dir, extra, esb, "build")
-				}
-			})
-			b.Run("warm/docker-build", func(b *testing.B) {
-				dockerBuild()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					dockerBuild()
-				}
-			})
-			b.Run("code-change/esb", func(b *testing.B) {
-				extra := esbBuild(false)
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					change()
-					b.StartTimer()
-					run(dir, extra, esb, "build")
-				}
-			})
-			b.Run("code-change/docker-build", func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					change()
-					b.StartTimer()
-					dockerBuild()
-				}
-			})
+			}, func() { run(dir, extra, esb, "build") }, dockerBuild)
+			extra = esbBuild(false)
+			run(dir, extra, esb, "build")
+			dockerBuild()
+			scenario("warm", func(bool) {}, func() { run(dir, extra, esb, "build") }, dockerBuild)
+			scenario("code-change", func(bool) { change() }, func() { run(dir, extra, esb, "build") }, dockerBuild)
 			rmi(dockerImage)
 		})
 	}
@@ -181,4 +174,13 @@ func benchGoExample(b *testing.B) string {
 		os.WriteFile(filepath.Join(dir, f), data, 0o644)
 	}
 	return dir
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
