@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/edgeserverlessbox/esb/internal/agent"
 	"github.com/edgeserverlessbox/esb/internal/agent/cni"
@@ -356,4 +362,56 @@ func tarNamesOf(t *testing.T, data []byte) []string {
 		}
 		out = append(out, fmt.Sprintf("%s %o %d %s", strings.TrimSuffix(h.Name, "/"), h.Mode&0o7777, h.Size, h.Linkname))
 	}
+}
+
+// TestIntegrationPushToRegistry builds hello-go in containerd mode with
+// CONTAINER_REGISTRY set: the image is pushed to the registry (an
+// in-process go-containerregistry registry) and imported into the local
+// containerd under the same name; an unchanged second build sends nothing.
+func TestIntegrationPushToRegistry(t *testing.T) {
+	_, ctrdAddr := imageDaemons(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	isolate(t)
+	t.Setenv("ESB_MODE", "containerd")
+	t.Setenv("CONTAINER_REGISTRY", host)
+	t.Setenv("ESB_REGISTRY_INSECURE", "1")
+	t.Setenv("CONTAINERD_ADDRESS", ctrdAddr)
+	t.Setenv("CONTAINERD_NAMESPACE", imageTestNamespace)
+	t.Setenv("ESB_CACHE_DIR", t.TempDir())
+	t.Setenv("ESB_RIE", testRIE(t))
+	t.Chdir(goExample(t))
+	_, stderr, err := runESB(t, nil, "build")
+	if err != nil {
+		t.Fatalf("esb build: %v\n%s", err, stderr)
+	}
+	ref := host + "/esb-hello-go:latest"
+	if !strings.Contains(stderr, "hello-go  "+ref) || !strings.Contains(stderr, "pushed to "+host+", imported into containerd") {
+		t.Errorf("progress:\n%s", stderr)
+	}
+	d, err := remote.Head(mustRef(t, ref))
+	if err != nil {
+		t.Fatalf("the registry does not have %s: %v", ref, err)
+	}
+	out, err := exec.Command("ctr", "--address", ctrdAddr, "-n", imageTestNamespace, "images", "ls", "-q").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ref) {
+		t.Errorf("containerd images: %v\n%s", err, out)
+	}
+	_, stderr, err = runESB(t, nil, "build")
+	if err != nil || !strings.Contains(stderr, "already in registry") {
+		t.Errorf("unchanged build: %v\n%s", err, stderr)
+	}
+	if d2, err := remote.Head(mustRef(t, ref)); err != nil || d2.Digest != d.Digest {
+		t.Errorf("digest changed on an unchanged build: %v %v", d2, err)
+	}
+}
+
+func mustRef(t *testing.T, ref string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
