@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -278,9 +277,4 @@ func labelFields(labels map[string]string) []string {
 		out = append(out, "labels."+k)
 	}
 	return out
-}
-
-// ContainerdImageName is the name an image reference has in containerd.
-func ContainerdImageName(ref string) string {
-	return strings.TrimSpace(normalize(ref))
 }

@@ -24,10 +24,9 @@ import (
 // archive: the engine looks a layer up by its chain ID before it reads the
 // file, so only new layers cross the socket.
 type DockerTarget struct {
-	cli  *client.Client
-	host string
-	// PullBase allows pulling missing base images.
-	pullBase bool
+	cli         *client.Client
+	pullBase    bool // pull missing base images
+	pullTimeout time.Duration
 }
 
 // DockerOptions configure a DockerTarget.
@@ -59,7 +58,10 @@ func NewDockerTarget(ctx context.Context, o DockerOptions) (*DockerTarget, error
 		return nil, fmt.Errorf("docker is not running at %s (%s); start it, set DOCKER_HOST, or use ESB_MODE=containerd", cli.DaemonHost(), oneLine(err))
 	}
 	cli.NegotiateAPIVersion(ctx)
-	return &DockerTarget{cli: cli, host: cli.DaemonHost(), pullBase: o.PullBase}, nil
+	if o.PullTimeout <= 0 {
+		o.PullTimeout = 10 * time.Minute
+	}
+	return &DockerTarget{cli: cli, pullBase: o.PullBase, pullTimeout: o.PullTimeout}, nil
 }
 
 // Name implements Target.
@@ -118,7 +120,7 @@ func (d *DockerTarget) Base(ctx context.Context, ref, platform string) (*BaseIma
 }
 
 func (d *DockerTarget) pull(ctx context.Context, ref string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, d.pullTimeout)
 	defer cancel()
 	rc, err := d.cli.ImagePull(ctx, ref, dimage.PullOptions{})
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 )
 
 // RegistryTarget pushes images to a registry (CONTAINER_REGISTRY). Blobs the
-// registry already has are not uploaded again. Base images come from the
-// local containerd (or esb's cache); Next, when set, receives every image
-// too (the local containerd, so this machine's agent needs no pull).
+// registry already has are not uploaded again. Base images come from esb's
+// cache or from Local, which, when set, receives every image too (the local
+// containerd, so this machine's agent needs no pull).
 type RegistryTarget struct {
 	registry string
 	insecure bool
