@@ -23,6 +23,10 @@ var ErrLocked = errors.New("locked by another process")
 // TryLock takes the lock at path without waiting. On ErrLocked, holder is the
 // pid the holder wrote into the file (0 when unknown).
 func TryLock(path string) (l *Lock, holder int, err error) {
+	return tryLock(path, true)
+}
+
+func tryLock(path string, writePID bool) (l *Lock, holder int, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open lock %s: %w", path, err)
@@ -36,8 +40,10 @@ func TryLock(path string) (l *Lock, holder int, err error) {
 		}
 		return nil, 0, fmt.Errorf("lock %s: %w", path, err)
 	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if writePID {
+		_ = f.Truncate(0)
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
 	return &Lock{f: f}, 0, nil
 }
 
@@ -72,7 +78,7 @@ func WaitLock(ctx context.Context, path string, timeout time.Duration, waiting f
 // Held reports whether some process holds the lock at path (without taking it
 // for longer than the check), and that process's pid.
 func Held(path string) (bool, int) {
-	l, holder, err := TryLock(path)
+	l, holder, err := tryLock(path, false)
 	if err == nil {
 		l.Unlock()
 		return false, 0

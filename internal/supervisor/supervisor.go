@@ -116,12 +116,11 @@ func (s *Supervisor) Run(ctx context.Context, ready func()) error {
 	if err := l.Ensure(); err != nil {
 		return err
 	}
-	lock, holder, err := TryLock(l.SupervisorLock())
-	if errors.Is(err, ErrLocked) {
-		return fmt.Errorf("%w (pid %d)", ErrRunning, holder)
-	}
+	// A short wait: Held (status checks) takes the lock for an instant.
+	lock, err := WaitLock(ctx, l.SupervisorLock(), time.Second, nil)
 	if err != nil {
-		return err
+		_, holder := Held(l.SupervisorLock())
+		return fmt.Errorf("%w (pid %d)", ErrRunning, holder)
 	}
 	defer lock.Unlock()
 	s.start = time.Now()
