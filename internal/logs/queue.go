@@ -1,0 +1,343 @@
+package logs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// store takes batches of records (JSON lines): VictoriaLogs or the local
+// store. send is called from one goroutine at a time.
+type store interface {
+	send(ctx context.Context, batch []byte) error
+	// name is "victorialogs" or "local" (metrics, messages).
+	name() string
+	close() error
+}
+
+// Stats are a pipeline's counters since it started.
+type Stats struct {
+	// Lines is every record handed to the pipeline.
+	Lines uint64
+	// Delivered is every record the store took.
+	Delivered uint64
+	// Dropped is every record lost: the disk buffer's limit was reached, or
+	// (without a disk buffer) the memory buffer's.
+	Dropped uint64
+	// BufferedBytes is what waits in the disk buffer now.
+	BufferedBytes int64
+	// StoreErrors counts failed deliveries (each is retried).
+	StoreErrors uint64
+}
+
+// queue collects records in memory and hands them to a store from one
+// goroutine. Writers never wait for the store: past the memory limit,
+// records spill to the disk buffer (in order), and past its limit the oldest
+// buffered records are dropped and counted.
+type queue struct {
+	mu    sync.Mutex
+	buf   []byte // records not yet taken, in order
+	lines int
+	enc   encoder
+	// last is the time of each container's latest record (per-container
+	// order, see source.after); swept of idle containers now and then.
+	last map[string]time.Time
+
+	spool *spool // nil: no disk buffer (the local store needs none)
+	// spooling: records go to the spool, not buf, until it is empty again,
+	// so they stay in order behind what waits there.
+	spooling bool
+
+	cfg    queueConfig
+	st     store
+	log    *slog.Logger
+	wake   chan struct{}
+	closed chan struct{}
+	done   chan struct{}
+
+	lines_, delivered, dropped, storeErrors atomic.Uint64
+	spoolBytes                              atomic.Int64
+	droppedReported                         uint64 // shipper goroutine only
+	spoolErr                                error  // the last disk buffer error, reported by the shipper
+}
+
+type queueConfig struct {
+	memBytes      int
+	batchBytes    int
+	flushInterval time.Duration
+	closeTimeout  time.Duration
+	retryMin      time.Duration
+	retryMax      time.Duration
+	onTick        func() // called from the shipper now and then (metrics file)
+}
+
+// newQueue makes a queue; start starts its shipper.
+func newQueue(cfg queueConfig, st store, sp *spool) *queue {
+	q := &queue{cfg: cfg, st: st, spool: sp,
+		buf: make([]byte, 0, 64<<10), last: map[string]time.Time{},
+		wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{})}
+	if sp != nil {
+		q.spooling = !sp.empty()
+		q.spoolBytes.Store(sp.size)
+	}
+	return q
+}
+
+// start starts the shipper; log gets the queue's warnings.
+func (q *queue) start(log *slog.Logger) {
+	q.log = log
+	go q.ship()
+}
+
+// add appends the record of one line. It never blocks on the store.
+func (q *queue) add(s *source, line []byte) {
+	q.mu.Lock()
+	if s.containerID != "" {
+		s.after = q.last[s.containerID]
+	}
+	var t time.Time
+	q.buf, t = q.enc.appendRecord(q.buf, s, line)
+	if s.containerID != "" {
+		q.last[s.containerID] = t
+	}
+	q.lines++
+	q.lines_.Add(1)
+	n := len(q.buf)
+	if n >= q.cfg.memBytes {
+		q.spillLocked()
+	}
+	q.mu.Unlock()
+	if n >= q.cfg.batchBytes {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// spillLocked moves buf to the disk buffer (or drops it without one).
+func (q *queue) spillLocked() {
+	if q.lines == 0 {
+		return
+	}
+	if q.spool == nil {
+		q.dropped.Add(uint64(q.lines))
+	} else {
+		dropped, err := q.spool.append(q.buf, q.lines)
+		if dropped > 0 {
+			q.dropped.Add(uint64(dropped))
+		}
+		if err != nil {
+			q.spoolErr = err
+		}
+		q.spooling = true
+		q.spoolBytes.Store(q.spool.size)
+	}
+	q.resetBufLocked()
+}
+
+func (q *queue) resetBufLocked() {
+	if cap(q.buf) > 4*q.cfg.batchBytes+(64<<10) {
+		q.buf = make([]byte, 0, 64<<10)
+	} else {
+		q.buf = q.buf[:0]
+	}
+	q.lines = 0
+}
+
+// ship delivers records until close: what the disk buffer holds first,
+// oldest first, then the memory buffer.
+func (q *queue) ship() {
+	defer close(q.done)
+	tick := time.NewTicker(q.cfg.flushInterval)
+	defer tick.Stop()
+	var lastSweep, lastReport time.Time
+	backoff := time.Duration(0)
+	for {
+		if backoff > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-q.closed:
+				t.Stop()
+				q.final()
+				return
+			}
+		} else {
+			select {
+			case <-tick.C:
+			case <-q.wake:
+			case <-q.closed:
+				q.final()
+				return
+			}
+		}
+		ok := q.deliver(context.Background())
+		if ok {
+			backoff = 0
+		} else if backoff == 0 {
+			backoff = q.cfg.retryMin
+		} else if backoff *= 2; backoff > q.cfg.retryMax {
+			backoff = q.cfg.retryMax
+		}
+		now := time.Now()
+		if now.Sub(lastReport) >= 10*time.Second || (!ok && now.Sub(lastReport) >= time.Second) {
+			lastReport = now
+			q.report()
+		}
+		if now.Sub(lastSweep) > time.Minute {
+			lastSweep = now
+			q.sweep(now)
+		}
+	}
+}
+
+// deliver sends what waits; false when the store failed (retry later).
+func (q *queue) deliver(ctx context.Context) bool {
+	for {
+		q.mu.Lock()
+		if q.spool != nil && q.spooling {
+			if q.spool.empty() {
+				q.spooling = false
+			} else {
+				// Keep the order: memory goes behind what is on disk.
+				q.spillLocked()
+				seq, _ := q.spool.oldest()
+				q.mu.Unlock()
+				data, err := q.spool.readSegment(seq)
+				if errors.Is(err, fs.ErrNotExist) {
+					err = errSegmentGone
+				}
+				if err == nil {
+					err = q.send(ctx, data)
+				}
+				q.mu.Lock()
+				if err != nil && !errors.Is(err, errSegmentGone) {
+					q.spool.failed(seq)
+					q.mu.Unlock()
+					return false
+				}
+				q.spool.done(seq)
+				q.spoolBytes.Store(q.spool.size)
+				q.mu.Unlock()
+				q.delivered.Add(uint64(bytes.Count(data, []byte{'\n'})))
+				continue
+			}
+		}
+		if q.lines == 0 {
+			q.mu.Unlock()
+			return true
+		}
+		batch, lines := q.buf, q.lines
+		q.buf, q.lines = make([]byte, 0, max(64<<10, len(batch)+len(batch)/4)), 0
+		var seq uint64
+		if q.spool != nil {
+			seq = q.spool.reserve()
+		}
+		q.mu.Unlock()
+
+		err := q.send(ctx, batch)
+		if err == nil {
+			q.delivered.Add(uint64(lines))
+			continue
+		}
+		q.mu.Lock()
+		if q.spool != nil {
+			dropped, serr := q.spool.insert(seq, batch, lines)
+			if dropped > 0 {
+				q.dropped.Add(uint64(dropped))
+			}
+			if serr != nil {
+				q.spoolErr = serr
+			}
+			q.spooling = true
+			q.spoolBytes.Store(q.spool.size)
+		} else {
+			q.dropped.Add(uint64(lines))
+		}
+		q.mu.Unlock()
+		return false
+	}
+}
+
+var errSegmentGone = errors.New("buffer segment gone")
+
+func (q *queue) send(ctx context.Context, batch []byte) error {
+	err := q.st.send(ctx, batch)
+	if err != nil {
+		if q.storeErrors.Add(1) == 1 || q.storeErrors.Load()%100 == 0 {
+			q.log.Warn("log store unavailable; lines wait in the buffer", "component", "logs", "store", q.st.name(), "err", err.Error())
+		}
+	}
+	return err
+}
+
+// final delivers what is left within closeTimeout; what is not delivered
+// stays in the disk buffer for the next start.
+func (q *queue) final() {
+	ctx, cancel := context.WithTimeout(context.Background(), q.cfg.closeTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		if q.deliver(ctx) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(q.cfg.retryMin):
+		}
+	}
+	q.mu.Lock()
+	q.spillLocked()
+	if q.spool != nil {
+		q.spool.close()
+	}
+	q.mu.Unlock()
+	q.report()
+}
+
+// report logs newly dropped lines and disk buffer errors, and runs onTick.
+// It is called without the mutex: the logger may feed this very queue.
+func (q *queue) report() {
+	q.mu.Lock()
+	serr := q.spoolErr
+	q.spoolErr = nil
+	q.mu.Unlock()
+	if serr != nil {
+		q.log.Warn("log buffer: "+serr.Error(), "component", "logs")
+	}
+	if d := q.dropped.Load(); d > q.droppedReported {
+		q.log.Warn("log lines dropped: the log buffer is full", "component", "logs",
+			"dropped", d-q.droppedReported, "dropped_total", d, "store", q.st.name())
+		q.droppedReported = d
+	}
+	if q.cfg.onTick != nil {
+		q.cfg.onTick()
+	}
+}
+
+// sweep forgets containers that wrote nothing for a minute.
+func (q *queue) sweep(now time.Time) {
+	q.mu.Lock()
+	for id, t := range q.last {
+		if now.Sub(t) > time.Minute {
+			delete(q.last, id)
+		}
+	}
+	q.mu.Unlock()
+}
+
+// close delivers what is left (within closeTimeout) and stops the shipper.
+func (q *queue) close() {
+	close(q.closed)
+	<-q.done
+}
+
+func (q *queue) stats() Stats {
+	return Stats{Lines: q.lines_.Load(), Delivered: q.delivered.Load(), Dropped: q.dropped.Load(),
+		BufferedBytes: q.spoolBytes.Load(), StoreErrors: q.storeErrors.Load()}
+}
