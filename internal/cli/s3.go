@@ -107,6 +107,7 @@ used when the flag is not given:
 				h = slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level})
 			}
 			cfg.Logger = slog.New(h)
+			cfg.OnReady = func() { releaseStartupPages(cfg.Logger) }
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

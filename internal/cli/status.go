@@ -212,4 +212,3 @@ func parseMetric(line string) (string, map[string]string, int, bool) {
 	}
 	return name, labels, int(f), true
 }
-
