@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -27,6 +28,11 @@ type DockerTarget struct {
 	cli         *client.Client
 	pullBase    bool // pull missing base images
 	pullTimeout time.Duration
+
+	mu sync.Mutex
+	// loaded are the layer lists of images this target loaded or found:
+	// the engine has every prefix of them.
+	loaded [][]string
 }
 
 // DockerOptions configure a DockerTarget.
@@ -134,17 +140,23 @@ func (d *DockerTarget) pull(ctx context.Context, ref string) error {
 func (d *DockerTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 	prev, err := d.cli.ImageInspect(ctx, img.Ref)
 	if err == nil && prev.ID == img.ID() && !img.Force {
+		d.remember(prev.RootFS.Layers)
 		return Sent{UpToDate: true}, nil
 	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return Sent{}, fmt.Errorf("inspect %s in docker: %w", img.Ref, err)
 	}
 	// Layers the engine has: the longest prefix this image shares with its
-	// previous build or its base.
+	// previous build, its base or an image loaded before in this build.
 	have := 0
 	if err == nil {
 		have = commonPrefix(img.DiffIDs(), prev.RootFS.Layers)
 	}
+	d.mu.Lock()
+	for _, l := range d.loaded {
+		have = max(have, commonPrefix(img.DiffIDs(), l))
+	}
+	d.mu.Unlock()
 	if img.BaseRef != "" {
 		if b, err := d.cli.ImageInspect(ctx, img.BaseRef); err == nil {
 			have = max(have, commonPrefix(img.DiffIDs(), b.RootFS.Layers))
@@ -170,6 +182,11 @@ func (d *DockerTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 		return Sent{}, fmt.Errorf("load %s into docker: %w", img.Ref, err)
 	}
 	pr.Close()
+	ids := make([]string, len(img.Layers))
+	for i, l := range img.Layers {
+		ids[i] = l.DiffID.String()
+	}
+	d.remember(ids)
 	// The previous image esb built under this name is now untagged: remove
 	// it unless a container still uses it (as `docker build` would leave it
 	// dangling otherwise).
@@ -177,6 +194,13 @@ func (d *DockerTarget) Send(ctx context.Context, img *Image) (Sent, error) {
 		_, _ = d.cli.ImageRemove(ctx, prev.ID, dimage.RemoveOptions{PruneChildren: true})
 	}
 	return sent, nil
+}
+
+// remember notes that the engine has an image with these layers.
+func (d *DockerTarget) remember(layers []string) {
+	d.mu.Lock()
+	d.loaded = append(d.loaded, layers)
+	d.mu.Unlock()
 }
 
 // writeDockerArchive writes img as a `docker save` archive, without the
