@@ -134,7 +134,11 @@ func runUp(ctx context.Context, g *Globals, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	plan := planServices(proj, l, settings, sec, os.Environ())
+	gu, err := lookupGatewayUser(settings, true)
+	if err != nil {
+		return err
+	}
+	plan := planServices(proj, l, settings, sec, os.Environ(), gu)
 	client := supervisor.NewClient(l)
 	st, err := client.Status(ctx)
 	running := err == nil
@@ -215,7 +219,11 @@ func runSupervise(ctx context.Context, g *Globals, proj *project.Project, l supe
 	if err != nil {
 		return err
 	}
-	plan := planServices(proj, l, settings, sec, os.Environ())
+	gu, err := lookupGatewayUser(settings, false)
+	if err != nil {
+		return err
+	}
+	plan := planServices(proj, l, settings, sec, os.Environ(), gu)
 	plan.cfg.Logger = daemonLogger(g.Stderr, g.Verbose)
 	sup, err := supervisor.New(plan.cfg)
 	if err != nil {

@@ -179,7 +179,7 @@ const (
 
 // planServices composes the daemons of a project: their flags, environment
 // and health checks, as docs/contracts.md's last section fixes them.
-func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec supervisor.Secrets, base []string) upPlan {
+func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec supervisor.Secrets, base []string, gu *gatewayUser) upPlan {
 	var p upPlan
 	var fingerprint []string
 	logDir := l.Logs()
@@ -218,12 +218,14 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 
 	// agent: privileged, the only one talking to Docker or containerd.
 	sock := l.AgentSocket()
-	add(supervisor.Service{
+	agentSvc := supervisor.Service{
 		Name: "agent", Path: s.esb,
 		Args:   []string{"agent", "--mode", s.mode, "--state-dir", l.Root, "--socket", sock},
 		Addr:   "unix://" + sock,
 		Health: agentHealth(sock),
-	}, nil)
+	}
+	agentIdx := len(p.cfg.Services)
+	add(agentSvc, nil)
 
 	// Data services.
 	dynamoURL := s.dynamoEndpoint
@@ -300,7 +302,7 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 	gw := supervisor.Service{
 		Name: "gateway", Path: s.esb, Args: []string{"gateway"},
 		Addr:        fmt.Sprintf("https://localhost:%d, http://localhost:%d", s.httpsPort, s.httpPort),
-		Health:      supervisor.HTTPCheck(gwHTTP + "/health"),
+		Health:      supervisor.TCPCheck(fmt.Sprintf("127.0.0.1:%d", s.httpPort)),
 		After:       []string{"agent"},
 		Reload:      syscall.SIGHUP,
 		StopTimeout: 45 * time.Second,
@@ -308,7 +310,10 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 	if s.sslOff {
 		gw.Addr = fmt.Sprintf("http://localhost:%d", s.httpPort)
 	}
-	dropGatewayPrivileges(&gw, l, s)
+	if gu != nil && canDropTo(s.esb) {
+		p.cfg.Services[agentIdx].OnReady = dropGatewayPrivileges(&gw, gwEnv, l, gu, proj.FunctionsPath(), proj.RoutingPath())
+		fingerprint = append(fingerprint, "user="+gu.name)
+	}
 	add(gw, gwEnv)
 
 	p.endpoints.GatewayHTTP = gwHTTP

@@ -60,3 +60,16 @@ func LocalURL(listen string) string {
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }
+
+// TCPCheck returns a check that connects to addr and hangs up: for services
+// whose HTTP health endpoint would write an access-log line per check.
+func TCPCheck(addr string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("connect %s: %w", addr, err)
+		}
+		return c.Close()
+	}
+}

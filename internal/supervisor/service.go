@@ -37,6 +37,9 @@ type Service struct {
 	AmbientCaps []uintptr
 	// Prepare runs before every start (e.g. to hand directories to the user).
 	Prepare func() error
+	// Files, when set, opens the files the process inherits as fd 3, 4, …
+	// before every start; they are closed once it started.
+	Files func() ([]*os.File, error)
 	// OnReady runs after every start, once the service is healthy.
 	OnReady func()
 	// StopTimeout is how long a SIGTERM may take before SIGKILL (default 15 s).
@@ -162,6 +165,19 @@ func (p *proc) start() error {
 	defer out.Close()
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Env = s.Env
+	if s.Files != nil {
+		files, err := s.Files()
+		if err != nil {
+			p.exitedWith(err.Error())
+			return fmt.Errorf("open the files of %s: %w", s.Name, err)
+		}
+		cmd.ExtraFiles = files
+		defer func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}()
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.Credential, AmbientCaps: s.AmbientCaps}
 	fmt.Fprintf(out, "--- esb supervisor: starting %s at %s\n", s.Name, time.Now().UTC().Format(time.RFC3339))
