@@ -215,11 +215,25 @@ func (r *Reader) Read(ctx context.Context, q Query) ([]Entry, error) {
 		return nil, err
 	}
 	all = append(all, local...)
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+	sortEntries(all)
 	if q.Tail > 0 && len(all) > q.Tail {
 		all = all[len(all)-q.Tail:]
 	}
 	return all, nil
+}
+
+// SkipToEnd makes Follow start after what the local store holds now,
+// without reading it.
+func (r *Reader) SkipToEnd() {
+	if r.offsets == nil {
+		r.offsets = map[string]int64{}
+	}
+	for _, dir := range r.localDirs() {
+		files, _ := storeFiles(dir)
+		for _, f := range files {
+			r.offsets[f.path] = f.size
+		}
+	}
 }
 
 // localDirs lists the store directories (and, while a VictoriaLogs does
@@ -389,7 +403,7 @@ func (r *Reader) followLocal(ctx context.Context, q Query, emit func([]Entry)) {
 			}
 		}
 		if len(batch) > 0 {
-			sort.SliceStable(batch, func(i, j int) bool { return batch[i].Time.Before(batch[j].Time) })
+			sortEntries(batch)
 			emit(batch)
 		}
 	}
@@ -435,4 +449,9 @@ func (r *Reader) followVictoriaLogs(ctx context.Context, vl *victoriaLogs, q Que
 		}
 	}
 	return nil
+}
+
+// sortEntries orders entries by time, keeping the order of equal times.
+func sortEntries(es []Entry) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Time.Before(es[j].Time) })
 }

@@ -46,7 +46,7 @@ type queue struct {
 	enc   encoder
 	// last is the time of each container's latest record (per-container
 	// order, see source.after); swept of idle containers now and then.
-	last map[string]time.Time
+	last map[string]lastRecord
 
 	spool *spool // nil: no disk buffer (the local store needs none)
 	// spooling: records go to the spool, not buf, until it is empty again,
@@ -66,6 +66,12 @@ type queue struct {
 	spoolErr                                error  // the last disk buffer error, reported by the shipper
 }
 
+// lastRecord is a container's latest record: its time, and when it was
+// added (by the clock of this process, for sweeping).
+type lastRecord struct {
+	time, added time.Time
+}
+
 type queueConfig struct {
 	memBytes      int
 	batchBytes    int
@@ -79,7 +85,7 @@ type queueConfig struct {
 // newQueue makes a queue; start starts its shipper.
 func newQueue(cfg queueConfig, st store, sp *spool) *queue {
 	q := &queue{cfg: cfg, st: st, spool: sp,
-		buf: make([]byte, 0, 64<<10), last: map[string]time.Time{},
+		buf: make([]byte, 0, 64<<10), last: map[string]lastRecord{},
 		wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{})}
 	if sp != nil {
 		q.spooling = !sp.empty()
@@ -98,12 +104,12 @@ func (q *queue) start(log *slog.Logger) {
 func (q *queue) add(s *source, line []byte) {
 	q.mu.Lock()
 	if s.containerID != "" {
-		s.after = q.last[s.containerID]
+		s.after = q.last[s.containerID].time
 	}
 	var t time.Time
 	q.buf, t = q.enc.appendRecord(q.buf, s, line)
 	if s.containerID != "" {
-		q.last[s.containerID] = t
+		q.last[s.containerID] = lastRecord{time: t, added: s.read}
 	}
 	q.lines++
 	q.lines_.Add(1)
@@ -323,8 +329,8 @@ func (q *queue) report() {
 // sweep forgets containers that wrote nothing for a minute.
 func (q *queue) sweep(now time.Time) {
 	q.mu.Lock()
-	for id, t := range q.last {
-		if now.Sub(t) > time.Minute {
+	for id, l := range q.last {
+		if now.Sub(l.added) > time.Minute {
 			delete(q.last, id)
 		}
 	}
