@@ -25,7 +25,7 @@ import (
 
 // baseFormat is part of every base image's cache key: change it when the
 // way bases are assembled changes, so old ones are rebuilt.
-const baseFormat = "esb-base/1"
+const baseFormat = "esb-base/2"
 
 // Labels on base images esb assembles.
 const (
@@ -336,10 +336,10 @@ func dpkgArch() string {
 	return runtime.GOARCH
 }
 
-// Paths left out of base images: documentation and translations no function
-// reads (copyright files are kept).
+// Paths left out of base images: documentation, translations and C headers
+// (for building native add-ons) no function reads; copyright files are kept.
 var skipPrefixes = []string{
-	"/usr/share/man/", "/usr/share/info/", "/usr/share/lintian/", "/usr/share/locale/", "/usr/share/bug/",
+	"/usr/include/", "/usr/share/man/", "/usr/share/info/", "/usr/share/lintian/", "/usr/share/locale/", "/usr/share/bug/",
 	"/usr/share/doc-base/", "/usr/share/menu/", "/usr/share/bash-completion/", "/usr/share/zsh/",
 }
 
