@@ -138,7 +138,7 @@ func printBase(w io.Writer, r *image.BaseResult, target string) {
 	if r.Sent.UpToDate {
 		fmt.Fprintf(w, "  %-16s already there\n", target)
 	} else {
-		fmt.Fprintf(w, "  %-16s %s (%d layer, %.1f MB)\n", target, r.Sent.Verb, r.Sent.Layers, float64(r.Sent.Bytes)/(1<<20))
+		fmt.Fprintf(w, "  %-16s %s (%s, %.1f MB)\n", target, r.Sent.Verb, plural(r.Sent.Layers, "layer"), float64(r.Sent.Bytes)/(1<<20))
 	}
 }
 
