@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,7 +101,7 @@ func runBaseBuild(ctx context.Context, g *Globals, runtimes []string, noCache bo
 		fmt.Fprintf(g.Stdout, "  generator.yml    recorded runtimes.%s: %s in %s\n", rt, res.Ref, project.Rel(wd, proj.ConfigPath))
 	}
 	if perr != nil {
-		fmt.Fprintf(g.Stderr, "warning: not recorded in generator.yml (%v); set runtimes: in your project's generator.yml by hand\n", errors.Unwrap(perr))
+		fmt.Fprintf(g.Stderr, "warning: not recorded in generator.yml (%v); run esb base build in the project's directory, or set runtimes: in its generator.yml by hand\n", perr)
 	}
 	return nil
 }
