@@ -46,7 +46,7 @@ type Config struct {
 	BufferBytes int64
 	// StoreBytes bounds the local store of this service; StoreFileBytes is
 	// where a file of it is closed and the next begun; StoreMaxAge is how
-	// long files are kept (0: no age limit).
+	// long files are kept (0: no age limit). Zero sizes mean the defaults.
 	StoreBytes     int64
 	StoreFileBytes int64
 	StoreMaxAge    time.Duration
@@ -194,6 +194,15 @@ func open(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = d.CloseTimeout
+	}
+	if cfg.BufferBytes <= 0 {
+		cfg.BufferBytes = d.BufferBytes
+	}
+	if cfg.StoreBytes <= 0 {
+		cfg.StoreBytes = d.StoreBytes
+	}
+	if cfg.StoreFileBytes <= 0 {
+		cfg.StoreFileBytes = d.StoreFileBytes
 	}
 	p := &Pipeline{cfg: cfg}
 	var sp *spool

@@ -421,8 +421,8 @@ func (r *Reader) followVictoriaLogs(ctx context.Context, vl *victoriaLogs, q Que
 		}
 		err := vl.tail(ctx, q.LogsQL(), offset, func(line []byte) error {
 			e, ok := parseEntry(line)
-			if !ok || !q.Match(&e) || e.Time.Before(last) {
-				return nil
+			if !ok || !q.Match(&e) || e.Time.Before(last) || (!since.IsZero() && !e.Time.After(since)) {
+				return nil // Read showed it
 			}
 			key := string(line)
 			if e.Time.Equal(last) {

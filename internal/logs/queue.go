@@ -164,34 +164,35 @@ func (q *queue) ship() {
 	defer tick.Stop()
 	var lastSweep, lastReport time.Time
 	backoff := time.Duration(0)
+	var retryAt time.Time
 	for {
-		if backoff > 0 {
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-q.closed:
-				t.Stop()
-				q.final()
-				return
-			}
-		} else {
-			select {
-			case <-tick.C:
-			case <-q.wake:
-			case <-q.closed:
-				q.final()
-				return
-			}
-		}
-		ok := q.deliver(context.Background())
-		if ok {
-			backoff = 0
-		} else if backoff == 0 {
-			backoff = q.cfg.retryMin
-		} else if backoff *= 2; backoff > q.cfg.retryMax {
-			backoff = q.cfg.retryMax
+		select {
+		case <-tick.C:
+		case <-q.wake:
+		case <-q.closed:
+			q.final()
+			return
 		}
 		now := time.Now()
+		if now.Before(retryAt) {
+			// The store failed a moment ago: meanwhile keep what arrives on
+			// disk (in order, behind what waits there).
+			q.mu.Lock()
+			if q.spooling {
+				q.spillLocked()
+			}
+			q.mu.Unlock()
+		} else if q.deliver(context.Background()) {
+			backoff = 0
+		} else {
+			if backoff == 0 {
+				backoff = q.cfg.retryMin
+			} else if backoff *= 2; backoff > q.cfg.retryMax {
+				backoff = q.cfg.retryMax
+			}
+			retryAt = time.Now().Add(backoff)
+		}
+		ok := backoff == 0
 		if now.Sub(lastReport) >= 10*time.Second || (!ok && now.Sub(lastReport) >= time.Second) {
 			lastReport = now
 			q.report()
