@@ -19,6 +19,7 @@ import (
 	"github.com/edgeserverlessbox/esb/internal/agent/cni"
 	ctrd "github.com/edgeserverlessbox/esb/internal/agent/containerd"
 	"github.com/edgeserverlessbox/esb/internal/agent/docker"
+	"github.com/edgeserverlessbox/esb/internal/logs"
 )
 
 // agentOptions are `esb agent`'s settings: flags, defaulted from environment variables.
@@ -152,7 +153,11 @@ func runAgent(ctx context.Context, g *Globals, o *agentOptions) error {
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	logger, logp, err := logs.Setup(logs.FromEnv("agent"), slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	if err != nil {
+		return err
+	}
+	defer logp.Close()
 
 	cfg := agent.DefaultConfig()
 	cfg.Version = Version
@@ -206,7 +211,7 @@ func runAgent(ctx context.Context, g *Globals, o *agentOptions) error {
 	}
 	defer rt.Close()
 
-	svc := agent.New(cfg, rt, nil, logger)
+	svc := agent.New(cfg, rt, logp.AgentSink(), logger)
 	n, err := svc.Recover(ctx)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeserverlessbox/esb/internal/dynamo"
+	"github.com/edgeserverlessbox/esb/internal/logs"
 	"github.com/spf13/cobra"
 )
 
@@ -65,7 +66,12 @@ one of them; without, any signature (or none) is accepted.`,
 			if g.Verbose {
 				level = slog.LevelDebug
 			}
-			cfg.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+			logger, logp, err := logs.Setup(logs.FromEnv("dynamodb"), slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+			if err != nil {
+				return err
+			}
+			defer logp.Close()
+			cfg.Logger = logger
 			return runDynamoDB(cmd.Context(), cfg)
 		},
 	}

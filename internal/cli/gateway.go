@@ -25,6 +25,7 @@ import (
 	"github.com/edgeserverlessbox/esb/internal/gateway"
 	"github.com/edgeserverlessbox/esb/internal/gateway/auth"
 	"github.com/edgeserverlessbox/esb/internal/gateway/certs"
+	"github.com/edgeserverlessbox/esb/internal/logs"
 )
 
 func newGatewayCommand(g *Globals) *cobra.Command {
@@ -318,9 +319,13 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	logger, logp, err := logs.Setup(logs.FromEnv("gateway"), slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	if err != nil {
+		return err
+	}
+	defer logp.Close()
 	s.cfg.Logger = logger
-	s.cfg.AccessLogWriter = g.Stderr
+	s.cfg.AccessLogWriter = logp.Writer(g.Stderr)
 	conn, err := dialAgent(s)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgeserverlessbox/esb/internal/logs"
 	"github.com/edgeserverlessbox/esb/internal/s3"
 )
 
@@ -106,7 +107,12 @@ used when the flag is not given:
 			if os.Getenv("ESB_LOG_FORMAT") == "json" {
 				h = slog.NewJSONHandler(g.Stderr, &slog.HandlerOptions{Level: level})
 			}
-			cfg.Logger = slog.New(h)
+			logger, logp, err := logs.Setup(logs.FromEnv("s3"), h)
+			if err != nil {
+				return &ExitError{Code: 1, Err: err}
+			}
+			defer logp.Close()
+			cfg.Logger = logger
 			cfg.OnReady = func() { releaseStartupPages(cfg.Logger) }
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
