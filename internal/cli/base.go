@@ -36,7 +36,7 @@ recorded in generator.yml's runtimes: map, so esb build uses it.`,
 		Use:       "build RUNTIME...",
 		Short:     "Assemble the base image of a runtime from this host's Debian packages",
 		Args:      cobra.MinimumNArgs(1),
-		ValidArgs: image.OfflineRuntimes,
+		ValidArgs: image.OfflineRuntimes(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBaseBuild(cmd.Context(), g, args, noCache)
 		},
@@ -49,7 +49,7 @@ recorded in generator.yml's runtimes: map, so esb build uses it.`,
 func runBaseBuild(ctx context.Context, g *Globals, runtimes []string, noCache bool) error {
 	for _, rt := range runtimes {
 		if !image.OfflineRuntime(rt) {
-			return fmt.Errorf("esb base build supports %s, not %q", strings.Join(image.OfflineRuntimes, ", "), rt)
+			return fmt.Errorf("esb base build supports %s, not %q", strings.Join(image.OfflineRuntimes(), ", "), rt)
 		}
 	}
 	wd, err := workDir()

@@ -46,7 +46,9 @@ func OfflineRuntime(rt string) bool {
 }
 
 // OfflineRuntimes lists the runtimes `esb base build` supports.
-var OfflineRuntimes = []string{"python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x", "nodejs20.x", "nodejs22.x"}
+func OfflineRuntimes() []string {
+	return []string{"python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x", "nodejs20.x", "nodejs22.x"}
+}
 
 // BaseRef is the reference `esb base build` gives a runtime's base image.
 func BaseRef(rt string) string { return "esb-base-" + rt + ":local" }
@@ -84,7 +86,7 @@ func specFor(rt string) (baseSpec, error) {
 		return baseSpec{interpreter: "/usr/bin/node", roots: []string{"nodejs"}, extras: []string{"ca-certificates", "tzdata"},
 			exclude: ex, installHint: "apt-get install nodejs"}, nil
 	}
-	return baseSpec{}, fmt.Errorf("esb base build supports %s, not %q", strings.Join(OfflineRuntimes, ", "), rt)
+	return baseSpec{}, fmt.Errorf("esb base build supports %s, not %q", strings.Join(OfflineRuntimes(), ", "), rt)
 }
 
 // BaseOptions configure BuildBase.
@@ -283,7 +285,7 @@ func BuildBase(ctx context.Context, o BaseOptions) (*BaseResult, error) {
 
 // baseConfig is the base image's config.
 func baseConfig(rt string, spec baseSpec, res *BaseResult, key string, layer digest.Digest) ocispec.Image {
-	created := Epoch
+	created := epoch()
 	return ocispec.Image{
 		Created:  &created,
 		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
@@ -365,7 +367,7 @@ func collectBaseFiles(db *Dpkg, pkgs []*Package) ([]fileEntry, error) {
 	for _, n := range []string{"bin", "sbin", "lib", "lib32", "lib64", "libx32"} {
 		if t, err := os.Readlink("/" + n); err == nil {
 			c.rootLinks["/"+n] = t
-			c.out = append(c.out, fileEntry{name: n, typ: tar.TypeSymlink, link: t, mode: 0o777, mtime: Epoch})
+			c.out = append(c.out, fileEntry{name: n, typ: tar.TypeSymlink, link: t, mode: 0o777, mtime: epoch()})
 		}
 	}
 	for _, p := range pkgs {
@@ -389,7 +391,7 @@ func collectBaseFiles(db *Dpkg, pkgs []*Package) ([]fileEntry, error) {
 		return nil, err
 	}
 	gen := func(name, content string, mode int64) {
-		c.out = append(c.out, fileEntry{name: name, typ: tar.TypeReg, mode: mode, size: int64(len(content)), data: []byte(content), mtime: Epoch})
+		c.out = append(c.out, fileEntry{name: name, typ: tar.TypeReg, mode: mode, size: int64(len(content)), data: []byte(content), mtime: epoch()})
 	}
 	gen("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", 0o644)
 	gen("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644)
@@ -400,7 +402,7 @@ func collectBaseFiles(db *Dpkg, pkgs []*Package) ([]fileEntry, error) {
 		name string
 		mode int64
 	}{{"tmp", 0o1777}, {"var/task", 0o755}, {"opt", 0o755}, {"var/runtime", 0o755}, {"root", 0o700}} {
-		c.out = append(c.out, fileEntry{name: d.name, typ: tar.TypeDir, mode: d.mode, mtime: Epoch})
+		c.out = append(c.out, fileEntry{name: d.name, typ: tar.TypeDir, mode: d.mode, mtime: epoch()})
 	}
 	return c.out, nil
 }

@@ -208,7 +208,7 @@ func (d *DockerTarget) remember(layers []string) {
 func writeDockerArchive(ctx context.Context, w io.Writer, img *Image, skip int, sent *Sent) error {
 	tw := tar.NewWriter(w)
 	add := func(name string, size int64, r io.Reader) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, ModTime: Epoch, Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, ModTime: epoch(), Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}
 		_, err := io.Copy(tw, r)

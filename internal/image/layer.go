@@ -18,9 +18,10 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Epoch is the modification time of every file in a function layer, so a
-// layer's digest depends only on the files' names, modes and contents.
-var Epoch = time.Unix(0, 0).UTC()
+// epoch is the modification time of every file in a function layer (and
+// the creation time of images), so a digest depends only on the files'
+// names, modes and contents.
+func epoch() time.Time { return time.Unix(0, 0).UTC() }
 
 // fileEntry is one file, directory or symbolic link of a layer.
 type fileEntry struct {
@@ -35,7 +36,7 @@ type fileEntry struct {
 	uid  int
 	gid  int
 	// mtime is kept for base layers (compiled Python files check it);
-	// function layers use Epoch.
+	// function layers use epoch.
 	mtime time.Time
 }
 
@@ -62,7 +63,7 @@ func newLayerFiles(entries []fileEntry) *layerFiles {
 			if _, ok := byName[dir]; ok {
 				break
 			}
-			byName[dir] = fileEntry{name: dir, typ: tar.TypeDir, mode: 0o755, mtime: Epoch}
+			byName[dir] = fileEntry{name: dir, typ: tar.TypeDir, mode: 0o755, mtime: epoch()}
 		}
 	}
 	out := make([]fileEntry, 0, len(byName))
@@ -88,7 +89,7 @@ func (l *layerFiles) writeTar(w io.Writer) error {
 			ModTime:  e.mtime.Truncate(time.Second),
 		}
 		if hdr.ModTime.IsZero() {
-			hdr.ModTime = Epoch
+			hdr.ModTime = epoch()
 		}
 		switch e.typ {
 		case tar.TypeDir:
@@ -165,7 +166,7 @@ func tarMode(m fs.FileMode) int64 {
 
 // copyEntries lists what `COPY src dest` puts into the image: a directory
 // source (trailing slash) copies the directory's contents into dest, a file
-// source becomes dest. Files are owned by root and dated Epoch; modes and
+// source becomes dest. Files are owned by root and dated epoch; modes and
 // symbolic links are kept. Paths in exclude (absolute host paths, e.g. the
 // output directory when it lies inside the code) are left out.
 func copyEntries(hostSrc, src, dest string, exclude []string) ([]fileEntry, error) {
@@ -185,7 +186,7 @@ func copyEntries(hostSrc, src, dest string, exclude []string) ([]fileEntry, erro
 		if strings.HasSuffix(dest, "/") {
 			name = dest + filepath.Base(hostSrc)
 		}
-		return []fileEntry{{name: name, typ: tar.TypeReg, mode: tarMode(fi.Mode()), size: fi.Size(), src: hostSrc, mtime: Epoch}}, nil
+		return []fileEntry{{name: name, typ: tar.TypeReg, mode: tarMode(fi.Mode()), size: fi.Size(), src: hostSrc, mtime: epoch()}}, nil
 	}
 	dest = strings.TrimSuffix(dest, "/")
 	var out []fileEntry
@@ -207,7 +208,7 @@ func copyEntries(hostSrc, src, dest string, exclude []string) ([]fileEntry, erro
 		}
 		if rel == "." {
 			if dest != "" {
-				out = append(out, fileEntry{name: dest, typ: tar.TypeDir, mode: 0o755, mtime: Epoch})
+				out = append(out, fileEntry{name: dest, typ: tar.TypeDir, mode: 0o755, mtime: epoch()})
 			}
 			return nil
 		}
@@ -216,7 +217,7 @@ func copyEntries(hostSrc, src, dest string, exclude []string) ([]fileEntry, erro
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		e := fileEntry{name: name, mode: tarMode(info.Mode()), mtime: Epoch}
+		e := fileEntry{name: name, mode: tarMode(info.Mode()), mtime: epoch()}
 		switch {
 		case info.Mode().IsDir():
 			e.typ = tar.TypeDir

@@ -95,7 +95,7 @@ type imageSpec struct {
 func compose(base *BaseImage, added []Layer, s imageSpec) (*Image, error) {
 	osName, arch, _ := strings.Cut(s.platform, "/")
 	cfg := ocispec.Image{Platform: ocispec.Platform{OS: osName, Architecture: arch}}
-	created := Epoch
+	created := epoch()
 	cfg.Created = &created
 	var layers []Layer
 	if base != nil {

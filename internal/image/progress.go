@@ -33,7 +33,8 @@ type Task struct {
 	start time.Time
 }
 
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+// spinner are the frames of the live line.
+const spinner = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 // Start begins a task.
 func (p *Progress) Start(name string) *Task {
@@ -55,6 +56,7 @@ func (p *Progress) spin(stop, done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	frames := []rune(spinner)
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -63,7 +65,7 @@ func (p *Progress) spin(stop, done chan struct{}) {
 		}
 		p.mu.Lock()
 		if t := p.current; t != nil {
-			fmt.Fprintf(p.w, "\r\033[K%s %s: %s %.1fs", spinner[i%len(spinner)], t.name, t.step, time.Since(t.start).Seconds())
+			fmt.Fprintf(p.w, "\r\033[K%s %s: %s %.1fs", string(frames[i%len(frames)]), t.name, t.step, time.Since(t.start).Seconds())
 		}
 		p.mu.Unlock()
 	}
