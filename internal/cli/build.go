@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,6 +97,7 @@ func buildImages(ctx context.Context, g *Globals, proj *project.Project, plans [
 		OutputDir: proj.OutputDir,
 		RIE:       findRIE(set.RIE, filepath.Dir(proj.TemplatePath), wd),
 		Progress:  progress,
+		Jobs:      min(runtime.NumCPU(), 4),
 	}
 	if g.Verbose {
 		opts.Verbose = g.Stderr

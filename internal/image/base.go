@@ -193,7 +193,7 @@ func BuildBase(ctx context.Context, o BaseOptions) (*BaseResult, error) {
 		o.DpkgDir = "/var/lib/dpkg"
 	}
 	task := o.Progress.Start("base " + o.Runtime)
-	defer task.Fail()
+	defer task.End()
 	task.Step("reading the package database")
 	db, err := ReadDpkg(o.DpkgDir, dpkgArch())
 	if err != nil {

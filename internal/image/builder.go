@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 )
 
 // Target is where built images go: a Docker Engine, a containerd namespace
@@ -73,6 +74,8 @@ type BuildOptions struct {
 	Progress *Progress
 	// Verbose, when set, receives the full output of go builds.
 	Verbose io.Writer
+	// Jobs is how many images are built at once (default 1).
+	Jobs int
 }
 
 // Builder builds function images from plans.
@@ -114,8 +117,8 @@ type Result struct {
 	Elapsed time.Duration
 }
 
-// Build builds every plan's image and sends it to the target, in order. It
-// stops at the first failure.
+// Build builds every plan's image and sends it to the target, Jobs at a
+// time. It stops at the first failure; results are in plan order.
 func (b *Builder) Build(ctx context.Context, plans []*Plan) ([]Result, error) {
 	platforms := map[string]bool{}
 	for _, p := range plans {
@@ -128,16 +131,45 @@ func (b *Builder) Build(ctx context.Context, plans []*Plan) ([]Result, error) {
 			}
 		}
 	}
-	results := make([]Result, 0, len(plans))
+	// Base images first, in plan order: a missing one is reported for the
+	// first function that needs it, and each is looked up (or pulled) once.
 	for _, p := range plans {
-		task := b.opts.Progress.Start(p.Function)
-		r, err := b.buildOne(ctx, p, task)
-		if err != nil {
-			task.Fail()
-			return results, fmt.Errorf("build image of %s: %w", p.Function, err)
+		if p.Base == Scratch {
+			continue
 		}
-		task.Done(r.Summary(b.opts.Target.Name()))
-		results = append(results, r)
+		task := b.opts.Progress.Start(p.Function)
+		task.Step("base " + p.Base)
+		_, err := b.base(ctx, p)
+		task.End()
+		if err != nil {
+			return nil, fmt.Errorf("build image of %s: %w", p.Function, err)
+		}
+	}
+	jobs := b.opts.Jobs
+	if jobs < 1 {
+		jobs = 1
+	}
+	results := make([]Result, len(plans))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, p := range plans {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			task := b.opts.Progress.Start(p.Function)
+			r, err := b.buildOne(gctx, p, task)
+			if err != nil {
+				task.End()
+				return fmt.Errorf("build image of %s: %w", p.Function, err)
+			}
+			task.Done(r.Summary(b.opts.Target.Name()))
+			results[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
@@ -147,12 +179,7 @@ func (b *Builder) buildOne(ctx context.Context, p *Plan, task *Task) (Result, er
 	r := Result{Function: p.Function, Ref: p.Image, Base: p.Base}
 	var base *BaseImage
 	if p.Base != Scratch {
-		task.Step("base " + p.Base)
-		var err error
-		base, err = b.base(ctx, p)
-		if err != nil {
-			return r, err
-		}
+		base = b.bases[p.Base+"|"+p.Platform] // resolved by Build
 		r.BaseSource = base.Source
 	}
 	if p.Build != nil {
@@ -326,6 +353,7 @@ func (b *Builder) ensureRIE(ctx context.Context, platform, dst string) error {
 	start := time.Now()
 	arch := platformArch(platform)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		task.End()
 		return fmt.Errorf("esb-rie: %w", err)
 	}
 	var how string
@@ -333,7 +361,7 @@ func (b *Builder) ensureRIE(ctx context.Context, platform, dst string) error {
 	case b.opts.RIE.Binary != "" && arch == runtime.GOARCH:
 		changed, err := copyIfChanged(b.opts.RIE.Binary, dst)
 		if err != nil {
-			task.Fail()
+			task.End()
 			return fmt.Errorf("esb-rie: %w", err)
 		}
 		how = "up to date, from " + b.opts.RIE.Binary
@@ -345,12 +373,12 @@ func (b *Builder) ensureRIE(ctx context.Context, platform, dst string) error {
 		cmd.Dir = b.opts.RIE.SourceDir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			task.Fail()
+			task.End()
 			return fmt.Errorf("build esb-rie for %s from %s: %s", platform, b.opts.RIE.SourceDir, firstLines(out, err))
 		}
 		how = "built from " + b.opts.RIE.SourceDir
 	default:
-		task.Fail()
+		task.End()
 		return fmt.Errorf("no esb-rie binary for %s: set ESB_RIE to one (`make esb-rie` builds bin/esb-rie), put it next to the esb binary, or run esb from its source tree", platform)
 	}
 	task.Done(fmt.Sprintf("esb-rie %s %s (%s)", platform, how, roundDur(time.Since(start))))

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 // recordingTarget keeps what it is sent and serves one base image; it
 // stands in for Docker and containerd in unit tests.
 type recordingTarget struct {
+	mu    sync.Mutex
 	base  *BaseImage
 	sent  []*Image
 	have  map[string]string // ref → image ID, as a daemon keeps
@@ -33,6 +35,8 @@ type recordingTarget struct {
 func (r *recordingTarget) Name() string { return "test" }
 func (r *recordingTarget) Close() error { return nil }
 func (r *recordingTarget) Base(_ context.Context, ref, _ string) (*BaseImage, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.bases++
 	if r.base == nil || r.base.Ref != ref {
 		return nil, fmt.Errorf("%w: no such image", ErrBaseNotFound)
@@ -40,6 +44,8 @@ func (r *recordingTarget) Base(_ context.Context, ref, _ string) (*BaseImage, er
 	return r.base, nil
 }
 func (r *recordingTarget) Send(_ context.Context, img *Image) (Sent, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.have == nil {
 		r.have = map[string]string{}
 	}
@@ -452,5 +458,37 @@ func TestStoreWriteIsAtomicAndPrunes(t *testing.T) {
 	os.Chtimes(st.Path(b.Digest), old, old)
 	if n, size, err := st.Prune(24 * time.Hour); n != 1 || size != 5 || err != nil || st.Has(b.Digest) {
 		t.Errorf("prune: %d %d %v", n, size, err)
+	}
+}
+
+// TestBuildInParallel builds many images a few at a time: results come in
+// plan order, the base is resolved once, and every image is sent once.
+func TestBuildInParallel(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{".esb/bin/linux-amd64/esb-rie": "rie"}
+	fns := manifest.Functions{Functions: map[string]manifest.Function{}}
+	for i := 0; i < 8; i++ {
+		files[fmt.Sprintf("f%d/app.py", i)] = fmt.Sprintf("X = %d\n", i)
+		fns.Functions[fmt.Sprintf("f%d", i)] = manifest.Function{Runtime: "python3.12", Handler: "app.handler", CodeURI: fmt.Sprintf("f%d", i)}
+	}
+	writeFiles(t, dir, files)
+	plans, err := NewPlans(fns, Config{Project: "p", ContextDir: dir, OutputDir: filepath.Join(dir, ".esb"), Runtimes: map[string]string{"python3.12": "base:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &recordingTarget{base: testBase()}
+	b := newTestBuilder(t, dir, target, false)
+	b.opts.Jobs = 4
+	res, err := b.Build(context.Background(), plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Function != plans[i].Function || r.ID == "" {
+			t.Errorf("result %d: %s %s", i, r.Function, r.ID)
+		}
+	}
+	if target.bases != 1 || len(target.sent) != 8 {
+		t.Errorf("base resolved %d times, %d images sent", target.bases, len(target.sent))
 	}
 }

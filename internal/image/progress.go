@@ -14,10 +14,10 @@ type Progress struct {
 	w   io.Writer
 	tty bool
 
-	mu      sync.Mutex
-	current *Task
-	stop    chan struct{}
-	done    chan struct{}
+	mu     sync.Mutex
+	active []*Task // tasks in progress, oldest first
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // NewProgress writes progress to w; tty enables the live line.
@@ -43,7 +43,7 @@ func (p *Progress) Start(name string) *Task {
 		return t
 	}
 	p.mu.Lock()
-	p.current = t
+	p.active = append(p.active, t)
 	if p.stop == nil {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.spin(p.stop, p.done)
@@ -64,8 +64,13 @@ func (p *Progress) spin(stop, done chan struct{}) {
 		case <-tick.C:
 		}
 		p.mu.Lock()
-		if t := p.current; t != nil {
-			fmt.Fprintf(p.w, "\r\033[K%s %s: %s %.1fs", string(frames[i%len(frames)]), t.name, t.step, time.Since(t.start).Seconds())
+		if n := len(p.active); n > 0 {
+			t := p.active[n-1]
+			more := ""
+			if n > 1 {
+				more = fmt.Sprintf(" (+%d more)", n-1)
+			}
+			fmt.Fprintf(p.w, "\r\033[K%s %s: %s %.1fs%s", string(frames[i%len(frames)]), t.name, t.step, time.Since(t.start).Seconds(), more)
 		}
 		p.mu.Unlock()
 	}
@@ -86,8 +91,8 @@ func (t *Task) Done(line string) {
 	t.finish(line)
 }
 
-// Fail ends the task without a line (the error is reported by the caller).
-func (t *Task) Fail() {
+// End ends the task without a line (an error is reported by the caller).
+func (t *Task) End() {
 	t.finish("")
 }
 
@@ -100,8 +105,11 @@ func (t *Task) finish(line string) {
 	defer p.mu.Unlock()
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K")
-		if p.current == t {
-			p.current = nil
+		for i, a := range p.active {
+			if a == t {
+				p.active = append(p.active[:i], p.active[i+1:]...)
+				break
+			}
 		}
 	}
 	if line != "" {

@@ -32,7 +32,7 @@ func TestProgressLines(t *testing.T) {
 	task := p.Start("fn")
 	task.Step("go build")
 	task.Done("fn  esb-fn:latest  done")
-	p.Start("other").Fail()
+	p.Start("other").End()
 	p.Close()
 	if got := plain.String(); got != "fn  esb-fn:latest  done\n" {
 		t.Errorf("plain output %q", got)
