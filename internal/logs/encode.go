@@ -28,24 +28,16 @@ type source struct {
 // serves one goroutine at a time.
 type encoder struct {
 	members []member
+	taken   []bool
 	inner   []member
 	msg     []byte
 	trace   []byte
 }
 
-// Known member names of source lines.
+// Member names of a function's JSON line that hold its message.
 var (
-	keyTime      = []byte("time")
-	keyMsg       = []byte("msg")
-	keyMessage   = []byte("message")
-	keyLevel     = []byte("level")
-	keyLevelName = []byte("levelname")
-	keySeverity  = []byte("severity")
-	keyRequestID = []byte("request_id")
-	keyTraceID   = []byte("trace_id")
-	keyFunction  = []byte("function")
-	keyStream    = []byte("stream")
-	keyType      = []byte("type")
+	keyMsg     = []byte("msg")
+	keyMessage = []byte("message")
 )
 
 // appendRecord appends the record of one line to dst and returns the
@@ -81,36 +73,33 @@ func (e *encoder) appendRecord(dst []byte, s *source, line []byte) ([]byte, time
 
 func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time.Time) {
 	var timeV, msgV, levelV, reqV, traceV, fnV, streamV, typeV []byte
-	for _, m := range e.members {
-		switch {
-		case timeV == nil && bytes.Equal(m.key, keyTime):
-			timeV = m.val
-		case msgV == nil && (bytes.Equal(m.key, keyMsg) || bytes.Equal(m.key, keyMessage) || string(m.key) == FieldMsg):
-			msgV = m.val
-		case levelV == nil && (bytes.Equal(m.key, keyLevel) || bytes.Equal(m.key, keyLevelName) || bytes.Equal(m.key, keySeverity)):
-			levelV = m.val
-		case reqV == nil && bytes.Equal(m.key, keyRequestID):
-			reqV = m.val
-		case traceV == nil && bytes.Equal(m.key, keyTraceID):
-			traceV = m.val
-		case fnV == nil && bytes.Equal(m.key, keyFunction):
-			fnV = m.val
-		case streamV == nil && bytes.Equal(m.key, keyStream):
-			streamV = m.val
-		case typeV == nil && bytes.Equal(m.key, keyType):
-			typeV = m.val
-		default:
-			continue
+	// e.taken[i]: member i went into a field of the record.
+	e.taken = append(e.taken[:0], make([]bool, len(e.members))...)
+	for i, m := range e.members {
+		var slot *[]byte
+		str := isString(m.val)
+		switch string(m.key) { // compiled to comparisons, no allocation
+		case "time", FieldTime:
+			slot = &timeV
+		case "msg", "message", FieldMsg:
+			slot = &msgV
+			str = true // any value is the message
+		case "level", "levelname", "severity":
+			slot = &levelV
+		case "request_id":
+			slot = &reqV
+		case "trace_id":
+			slot = &traceV
+		case "function":
+			slot = &fnV
+		case "stream":
+			slot = &streamV
+		case "type":
+			slot = &typeV
 		}
-	}
-	if timeV == nil {
-		// slog's JSON handler and esb-rie say "time"; VictoriaLogs' own
-		// field name is accepted too.
-		for _, m := range e.members {
-			if string(m.key) == FieldTime {
-				timeV = m.val
-				break
-			}
+		if slot != nil && *slot == nil && str {
+			*slot = m.val
+			e.taken[i] = true
 		}
 	}
 
@@ -171,7 +160,6 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 	// The message; a function's JSON log line becomes its message plus attrs.
 	var attrs []member
 	var skipInner []byte
-	outerMsg := msgV
 	switch {
 	case msgV == nil:
 		dst = appendKey(dst, FieldMsg)
@@ -200,10 +188,8 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 
 	// Every other member, as it was (members of a kind the record did not
 	// take, such as a numeric level, stay too).
-	for _, m := range e.members {
-		if isString(m.val) && (sameSpan(m.val, timeV) || sameSpan(m.val, levelV) || sameSpan(m.val, reqV) ||
-			sameSpan(m.val, traceV) || sameSpan(m.val, streamV) || sameSpan(m.val, typeV) || sameSpan(m.val, fnV)) ||
-			sameSpan(m.val, outerMsg) {
+	for i, m := range e.members {
+		if e.taken[i] {
 			continue
 		}
 		dst = append(dst, ',', '"')

@@ -42,6 +42,7 @@ type Stats struct {
 type queue struct {
 	mu    sync.Mutex
 	buf   []byte // records not yet taken, in order
+	spare []byte // the buffer of the last batch sent, for reuse
 	lines int
 	enc   encoder
 	// last is the time of each container's latest record (per-container
@@ -241,7 +242,12 @@ func (q *queue) deliver(ctx context.Context) bool {
 			return true
 		}
 		batch, lines := q.buf, q.lines
-		q.buf, q.lines = make([]byte, 0, max(64<<10, len(batch)+len(batch)/4)), 0
+		// Swap in the spare buffer: writers keep appending while the batch
+		// is sent, and neither side allocates once both have grown.
+		q.buf, q.spare, q.lines = q.spare[:0], nil, 0
+		if cap(q.buf) < len(batch) {
+			q.buf = make([]byte, 0, len(batch)+len(batch)/4)
+		}
 		var seq uint64
 		if q.spool != nil {
 			seq = q.spool.reserve()
@@ -249,11 +255,13 @@ func (q *queue) deliver(ctx context.Context) bool {
 		q.mu.Unlock()
 
 		err := q.send(ctx, batch)
+		q.mu.Lock()
 		if err == nil {
+			q.keepSpareLocked(batch)
+			q.mu.Unlock()
 			q.delivered.Add(uint64(lines))
 			continue
 		}
-		q.mu.Lock()
 		if q.spool != nil {
 			dropped, serr := q.spool.insert(seq, batch, lines)
 			if dropped > 0 {
@@ -267,8 +275,16 @@ func (q *queue) deliver(ctx context.Context) bool {
 		} else {
 			q.dropped.Add(uint64(lines))
 		}
+		q.keepSpareLocked(batch)
 		q.mu.Unlock()
 		return false
+	}
+}
+
+// keepSpareLocked keeps a sent batch's buffer for the next swap.
+func (q *queue) keepSpareLocked(b []byte) {
+	if q.spare == nil && cap(b) <= 4*q.cfg.batchBytes+(64<<10) {
+		q.spare = b[:0]
 	}
 }
 
