@@ -37,7 +37,7 @@ const (
 	logsTestBridge    = "esblogs0"
 )
 
-func testDaemons(t *testing.T) (dockerHost, containerdAddr string) {
+func testDaemons(t testing.TB) (dockerHost, containerdAddr string) {
 	t.Helper()
 	integration(t)
 	dockerHost, containerdAddr = os.Getenv("ESB_TEST_DOCKER_HOST"), os.Getenv("ESB_TEST_CONTAINERD_ADDRESS")
@@ -60,7 +60,7 @@ var (
 
 // chattyImage builds an image as esb build makes a provided.al2023 one:
 // the real esb-rie as entrypoint and testdata/chatty as /var/task/bootstrap.
-func chattyImage(t *testing.T) []byte {
+func chattyImage(t testing.TB) []byte {
 	t.Helper()
 	chattyOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "esb-logstest")
@@ -146,15 +146,15 @@ func imageTar(tag string, files map[string]string, entrypoint []string) ([]byte,
 type logsMode struct {
 	name       string
 	load       func(ctx context.Context, archive []byte) error
-	newRuntime func(t *testing.T) agent.Runtime
+	newRuntime func(t testing.TB) agent.Runtime
 }
 
-func logsModes(t *testing.T) []logsMode {
+func logsModes(t testing.TB) []logsMode {
 	dockerHost, ctrdAddr := testDaemons(t)
 	return []logsMode{
 		{name: "docker",
 			load: func(ctx context.Context, a []byte) error { return agenttest.LoadDocker(ctx, dockerHost, a) },
-			newRuntime: func(t *testing.T) agent.Runtime {
+			newRuntime: func(t testing.TB) agent.Runtime {
 				rt, err := docker.New(context.Background(), docker.Config{Host: dockerHost, Network: logsTestNetwork}, slog.New(slog.DiscardHandler))
 				if err != nil {
 					t.Fatal(err)
@@ -165,7 +165,7 @@ func logsModes(t *testing.T) []logsMode {
 			load: func(ctx context.Context, a []byte) error {
 				return agenttest.ImportContainerd(ctx, ctrdAddr, logsTestNamespace, a)
 			},
-			newRuntime: func(t *testing.T) agent.Runtime {
+			newRuntime: func(t testing.TB) agent.Runtime {
 				rt, err := ctrd.New(context.Background(), ctrd.Config{Address: ctrdAddr, Namespace: logsTestNamespace, StateDir: t.TempDir(),
 					CNI: cni.Config{Name: logsTestNetwork, Bridge: logsTestBridge, Subnet: logsTestSubnet}}, slog.New(slog.DiscardHandler))
 				if err != nil {

@@ -22,7 +22,7 @@ import (
 )
 
 // integration skips unless ESB_E2E=1.
-func integration(t *testing.T) {
+func integration(t testing.TB) {
 	t.Helper()
 	if os.Getenv("ESB_E2E") != "1" {
 		t.Skip("integration test: set ESB_E2E=1")
@@ -37,7 +37,7 @@ var (
 
 // victoriaLogsBinary finds victoria-logs as esb does, installing it with
 // scripts/install-victorialogs.sh (go install, pinned) when it is missing.
-func victoriaLogsBinary(t *testing.T) string {
+func victoriaLogsBinary(t testing.TB) string {
 	t.Helper()
 	vlOnce.Do(func() {
 		if vlBin = FindVictoriaLogs(os.Getenv); vlBin != "" {
@@ -68,7 +68,7 @@ type vlProcess struct {
 	out  *strings.Builder
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,7 +79,7 @@ func freePort(t *testing.T) string {
 }
 
 // startVictoriaLogs runs victoria-logs as `esb up` does and waits for /health.
-func startVictoriaLogs(t *testing.T, bin, dataDir, addr string) *vlProcess {
+func startVictoriaLogs(t testing.TB, bin, dataDir, addr string) *vlProcess {
 	t.Helper()
 	p := &vlProcess{addr: addr, out: &strings.Builder{}}
 	p.cmd = exec.Command(bin, append(VictoriaLogsArgs(dataDir, addr), "-loggerLevel=WARN")...)
