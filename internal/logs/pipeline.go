@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/edgeserverlessbox/esb/internal/agent"
@@ -209,7 +210,7 @@ func open(cfg Config) (*Pipeline, error) {
 	storeDir := ""
 	if cfg.Dir != "" {
 		storeDir = StoreDir(cfg.Dir, cfg.Service)
-		if err := os.MkdirAll(storeDir, 0o755); err != nil {
+		if err := mkdirUnder(cfg.Dir, storeDir); err != nil {
 			return nil, fmt.Errorf("log directory %s (%s): %w; it must be writable by the %s service", cfg.Dir, EnvLogDir, err, cfg.Service)
 		}
 	}
@@ -220,6 +221,9 @@ func open(cfg Config) (*Pipeline, error) {
 		}
 		p.st = vl
 		if cfg.Dir != "" {
+			if err := mkdirUnder(cfg.Dir, BufferDir(cfg.Dir, cfg.Service)); err != nil {
+				return nil, fmt.Errorf("log directory %s (%s): %w; it must be writable by the %s service", cfg.Dir, EnvLogDir, err, cfg.Service)
+			}
 			if sp, err = openSpool(BufferDir(cfg.Dir, cfg.Service), cfg.BufferBytes, min(8<<20, max(cfg.BufferBytes/8, 64<<10))); err != nil {
 				return nil, err
 			}
@@ -414,8 +418,47 @@ func (p *Pipeline) writeMetrics() {
 	fmt.Fprintf(&b, "# HELP esb_log_buffer_bytes Bytes waiting in the disk buffer.\n# TYPE esb_log_buffer_bytes gauge\nesb_log_buffer_bytes{service=%s} %d\n", svc, s.BufferedBytes)
 	fmt.Fprintf(&b, "# HELP esb_log_store_errors_total Failed deliveries to the store (each is retried).\n# TYPE esb_log_store_errors_total counter\nesb_log_store_errors_total{service=%s,store=%s} %d\n", svc, st, s.StoreErrors)
 	path := MetricsFile(p.cfg.Dir, p.cfg.Service)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirUnder(p.cfg.Dir, filepath.Dir(path)); err != nil {
 		return
 	}
 	_ = manifest.WriteFileAtomic(path, []byte(b.String()), 0o644)
+}
+
+// mkdirUnder creates dir and its missing parents below root, each with the
+// mode and group of root: `esb up` makes the log directory group-writable
+// for the gateway's user, so the directories one daemon makes (store/,
+// buffer/, metrics/) stay open to the others.
+func mkdirUnder(root, dir string) error {
+	info, err := os.Stat(root)
+	if err != nil {
+		return os.MkdirAll(dir, 0o755)
+	}
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return os.MkdirAll(dir, 0o755)
+	}
+	perm := info.Mode().Perm() | 0o700
+	gid := -1
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		gid = int(st.Gid)
+	}
+	cur := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part == "." || part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		err := os.Mkdir(cur, perm)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		os.Chmod(cur, perm) // past the umask
+		if gid >= 0 {
+			os.Chown(cur, -1, gid)
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,4 +298,33 @@ func TestFollowLocalStore(t *testing.T) {
 		}
 	}
 	p.Close()
+}
+
+// Directories a daemon makes under the log directory take its mode and
+// group, so a daemon running as another user (the gateway) can add its own.
+func TestMkdirUnderKeepsModeAndGroup(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	gid := os.Getgid()
+	if os.Geteuid() == 0 {
+		gid = 4242
+		if err := os.Chown(root, 0, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root, "store", "agent")
+	if err := mkdirUnder(root, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Join(root, "store"), dir} {
+		info, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o775 || int(info.Sys().(*syscall.Stat_t).Gid) != gid {
+			t.Errorf("%s: mode %v gid %d, want 0775 and %d", d, info.Mode().Perm(), info.Sys().(*syscall.Stat_t).Gid, gid)
+		}
+	}
 }
