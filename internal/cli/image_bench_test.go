@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// BenchmarkImageBuild times `esb build` of examples/hello-go and
-// examples/hello-python (offline base) cold (empty build cache, image not
+// BenchmarkImageBuild times `esb build` of examples/hello-go,
+// examples/hello-python and examples/full-stack (offline base) cold (empty build cache, image not
 // in Docker), warm (nothing changed) and after a code-only change, next to
 // plain `docker build` of the Dockerfiles esb rendered (after the same
 // host-side go build), in the same run against the same Docker Engine.
@@ -53,25 +53,21 @@ func BenchmarkImageBuild(b *testing.B) {
 	}
 
 	type example struct {
-		name, src, code string
-		goBuild         []string // the Dockerfile header's host-side build
+		name string
+		code string // the file a code change edits
 	}
 	examples := []example{
-		{name: "hello-go", code: "functions/hello/main.go", goBuild: []string{"build", "-trimpath", "-tags", "lambda.norpc", "-o", "../../.esb/functions/hello-go/build/bootstrap", "."}},
+		{name: "hello-go", code: "functions/hello/main.go"},
 		{name: "hello-python", code: "functions/hello/app.py"},
+		{name: "full-stack", code: "functions/items/app.py"}, // 3 python functions with a layer, 1 Go
 	}
 	for _, ex := range examples {
 		b.Run(ex.name, func(b *testing.B) {
-			// One project for both builders: the Dockerfile is esb's.
-			var dir string
-			if ex.name == "hello-go" {
-				dir = benchGoExample(b)
-			} else {
-				dir = benchCopy(b, filepath.Join(packageDir, "../../examples", ex.name), ex.name)
+			// One project for both builders: the Dockerfiles are esb's.
+			dir := benchGoExample(b, ex.name)
+			if ex.name != "hello-go" {
 				run(dir, []string{"ESB_CACHE_DIR=" + filepath.Join(tmp, "base-cache")}, esb, "base", "build", "python3.12")
 			}
-			image := "esb-" + ex.name + ":latest"
-			dockerImage := "esb-dockerfile-" + ex.name + ":latest"
 			n := 0
 			change := func() {
 				n++
@@ -86,7 +82,9 @@ func BenchmarkImageBuild(b *testing.B) {
 				fmt.Fprintf(f, "\n%s change %d\n", comment, n)
 				f.Close()
 			}
-			rmi := func(ref string) { exec.Command("docker", "-H", dockerHost, "rmi", "-f", ref).Run() }
+			rmi := func(refs ...string) {
+				exec.Command("docker", append([]string{"-H", dockerHost, "rmi", "-f"}, refs...)...).Run()
+			}
 			cacheN := 0
 			esbBuild := func(freshCache bool) []string {
 				if freshCache {
@@ -94,11 +92,31 @@ func BenchmarkImageBuild(b *testing.B) {
 				}
 				return []string{"ESB_CACHE_DIR=" + filepath.Join(tmp, ex.name, fmt.Sprint(cacheN))}
 			}
+			// esb writes the Dockerfiles and esb-rie that docker build uses.
+			run(dir, esbBuild(true), esb, "build")
+			dockerfiles, err := filepath.Glob(filepath.Join(dir, ".esb", "functions", "*", "Dockerfile"))
+			if err != nil || len(dockerfiles) == 0 {
+				b.Fatalf("no Dockerfiles: %v", err)
+			}
+			var images, dockerImages []string
+			for _, df := range dockerfiles {
+				fn := filepath.Base(filepath.Dir(df))
+				images = append(images, "esb-"+fn+":latest")
+				dockerImages = append(dockerImages, "esb-dockerfile-"+fn+":latest")
+			}
+			// The baseline does what each Dockerfile's header says, one
+			// function after the other: its go build, then docker build.
 			dockerBuild := func() {
-				if ex.goBuild != nil {
-					run(filepath.Join(dir, "functions/hello"), []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"}, "go", ex.goBuild...)
+				for i, df := range dockerfiles {
+					data, _ := os.ReadFile(df)
+					for _, line := range strings.Split(string(data), "\n") {
+						if cmd, ok := strings.CutPrefix(line, "#   (cd "); ok && strings.Contains(cmd, " go build ") {
+							run(dir, nil, "sh", "-c", "cd "+strings.TrimSuffix(cmd, ")"))
+						}
+					}
+					rel, _ := filepath.Rel(dir, df)
+					run(dir, nil, "docker", "build", "-q", "-f", rel, "-t", dockerImages[i], ".")
 				}
-				run(dir, nil, "docker", "build", "-q", "-f", ".esb/functions/"+ex.name+"/Dockerfile", "-t", dockerImage, ".")
 			}
 			// esb writes the Dockerfile and esb-rie that docker build uses.
 			run(dir, esbBuild(true), esb, "build")
@@ -132,10 +150,10 @@ func BenchmarkImageBuild(b *testing.B) {
 			var extra []string
 			scenario("cold", func(esbRound bool) {
 				if esbRound {
-					rmi(image)
+					rmi(images...)
 					extra = esbBuild(true)
 				} else {
-					rmi(dockerImage)
+					rmi(dockerImages...)
 				}
 			}, func() { run(dir, extra, esb, "build") }, dockerBuild)
 			extra = esbBuild(false)
@@ -143,7 +161,7 @@ func BenchmarkImageBuild(b *testing.B) {
 			dockerBuild()
 			scenario("warm", func(bool) {}, func() { run(dir, extra, esb, "build") }, dockerBuild)
 			scenario("code-change", func(bool) { change() }, func() { run(dir, extra, esb, "build") }, dockerBuild)
-			rmi(dockerImage)
+			rmi(dockerImages...)
 		})
 	}
 }
@@ -159,17 +177,18 @@ func benchCopy(b *testing.B, src, name string) string {
 	return dst
 }
 
-// benchGoExample is goExample for benchmarks.
-func benchGoExample(b *testing.B) string {
+// benchGoExample copies an example and makes it a module of its own with
+// esb's requirements, so its Go functions build outside the esb tree.
+func benchGoExample(b *testing.B, name string) string {
 	b.Helper()
-	dir := benchCopy(b, filepath.Join(packageDir, "../../examples/hello-go"), "hello-go")
+	dir := benchCopy(b, filepath.Join(packageDir, "../../examples", name), name)
 	for _, f := range []string{"go.mod", "go.sum"} {
 		data, err := os.ReadFile(filepath.Join(packageDir, "../..", f))
 		if err != nil {
 			b.Fatal(err)
 		}
 		if f == "go.mod" {
-			data = []byte(strings.Replace(string(data), "module github.com/edgeserverlessbox/esb", "module hellogo", 1))
+			data = []byte(strings.Replace(string(data), "module github.com/edgeserverlessbox/esb", "module "+strings.ReplaceAll(name, "-", ""), 1))
 		}
 		os.WriteFile(filepath.Join(dir, f), data, 0o644)
 	}
