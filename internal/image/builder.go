@@ -275,15 +275,17 @@ func (b *Builder) base(ctx context.Context, p *Plan) (*BaseImage, error) {
 	if err != nil || bi == nil {
 		bi, err = b.opts.Target.Base(ctx, p.Base, p.Platform)
 		if err != nil {
-			return nil, baseError(p, b.opts.Target.Name(), err)
+			rec, _ := readRecord(b.opts.Store, BaseRef(p.Labels[LabelRuntime]))
+			return nil, baseError(p, b.opts.Target.Name(), rec != nil, err)
 		}
 	}
 	b.bases[key] = bi
 	return bi, nil
 }
 
-// baseError explains a missing base image and what to do about it.
-func baseError(p *Plan, target string, err error) error {
+// baseError explains a missing base image and what to do about it;
+// offlineBuilt says the runtime's offline base is in the cache already.
+func baseError(p *Plan, target string, offlineBuilt bool, err error) error {
 	if !errors.Is(err, ErrBaseNotFound) {
 		return fmt.Errorf("base image %s: %w", p.Base, err)
 	}
@@ -293,7 +295,10 @@ func baseError(p *Plan, target string, err error) error {
 		return fmt.Errorf("base image %s (the function's ImageUri) is not in %s and could not be pulled (%v); load it into %s first", p.Base, target, cause, target)
 	}
 	hint := fmt.Sprintf("set runtimes.%s in generator.yml to an image %s has", rt, target)
-	if OfflineRuntime(rt) {
+	switch {
+	case OfflineRuntime(rt) && offlineBuilt:
+		hint = fmt.Sprintf("this host has an offline base for it already: run `esb base build %s` in this project to record it in generator.yml, or %s", rt, hint)
+	case OfflineRuntime(rt):
 		hint = fmt.Sprintf("run `esb base build %s` to assemble one from this host's Debian packages (no network needed), or %s", rt, hint)
 	}
 	return fmt.Errorf("base image %s for runtime %s is not in %s and could not be pulled (%s); %s", p.Base, rt, target, cause, hint)

@@ -405,6 +405,13 @@ func TestBuildErrorsAreOneLine(t *testing.T) {
 	_, err = newTestBuilder(t, dir, &recordingTarget{}, false).Build(ctx, plans)
 	check("missing base", err, "build image of py: base image base:1 for runtime python3.12 is not in test and could not be pulled (no such image); run `esb base build python3.12`")
 
+	// The offline base exists on this host but the project does not name it.
+	dir, plans = testProject(t)
+	b := newTestBuilder(t, dir, &recordingTarget{}, false)
+	os.WriteFile(recordPath(b.opts.Store, BaseRef("python3.12")), []byte(`{"runtime":"python3.12"}`), 0o644)
+	_, err = b.Build(ctx, plans)
+	check("offline base not recorded", err, "this host has an offline base for it already: run `esb base build python3.12` in this project to record it")
+
 	dir, plans = testProject(t)
 	plans[1].Base = "vendor/img:1"
 	plans[1].Labels[LabelRuntime] = ""
@@ -429,7 +436,7 @@ func TestBuildErrorsAreOneLine(t *testing.T) {
 
 	// No esb-rie anywhere.
 	dir, plans = testProject(t)
-	b := newTestBuilder(t, dir, &recordingTarget{}, false)
+	b = newTestBuilder(t, dir, &recordingTarget{}, false)
 	b.opts.RIE = RIE{}
 	_, err = b.Build(ctx, plans)
 	check("no esb-rie", err, "no esb-rie binary for linux/amd64: set ESB_RIE")
