@@ -56,7 +56,7 @@ the flags and the output are the same either way.`,
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines as they arrive")
 	f.StringVarP(&o.tail, "tail", "n", "all", `number of lines to show from the end ("all" for every line)`)
 	f.StringVar(&o.since, "since", "", "only lines newer than a duration (10m, 2h, 1d) or a time (2026-11-27T16:00:00Z)")
-	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "show each line's time")
+	f.BoolVar(&o.timestamps, "timestamps", false, "show each line's time")
 	f.StringVar(&o.requestID, "request-id", "", "only lines of this request id")
 	f.StringVar(&o.traceID, "trace-id", "", "only lines of this trace (X-Amzn-Trace-Id or its Root, 1-…-…)")
 	f.StringVar(&o.level, "level", "", "only lines at this level or above: debug, info, warn, error")

@@ -141,16 +141,21 @@ func ParseAge(s string) (time.Duration, error) {
 // Enabled reports whether the configuration has somewhere to put records.
 func (c Config) Enabled() bool { return c.Dir != "" || c.VictoriaLogsURL != "" }
 
+// Each service keeps its files in a directory of its own under the log
+// directory, <log dir>/<service>/, which it creates itself: `esb up` makes
+// the log directory writable for the gateway's user, and nothing of one
+// service has to be shared with another.
+
 // StoreDir is where a service's local store lives under a log directory.
-func StoreDir(logDir, service string) string { return filepath.Join(logDir, "store", service) }
+func StoreDir(logDir, service string) string { return filepath.Join(logDir, service, "store") }
 
 // BufferDir is where a service's disk buffer lives under a log directory.
-func BufferDir(logDir, service string) string { return filepath.Join(logDir, "buffer", service) }
+func BufferDir(logDir, service string) string { return filepath.Join(logDir, service, "buffer") }
 
 // MetricsFile is a service's metrics file (Prometheus text format, for
 // node_exporter's textfile collector) under a log directory.
 func MetricsFile(logDir, service string) string {
-	return filepath.Join(logDir, "metrics", service+".prom")
+	return filepath.Join(logDir, service, "metrics.prom")
 }
 
 // markerFile records, in a service's store directory, the VictoriaLogs its
@@ -425,9 +430,9 @@ func (p *Pipeline) writeMetrics() {
 }
 
 // mkdirUnder creates dir and its missing parents below root, each with the
-// mode and group of root: `esb up` makes the log directory group-writable
-// for the gateway's user, so the directories one daemon makes (store/,
-// buffer/, metrics/) stay open to the others.
+// mode and group of root (`esb up` makes the log directory group-writable
+// for the gateway's user: what the gateway makes stays readable by root's
+// tools, what root makes stays open to that group).
 func mkdirUnder(root, dir string) error {
 	info, err := os.Stat(root)
 	if err != nil {

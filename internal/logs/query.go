@@ -162,7 +162,7 @@ func (r *Reader) victoriaLogsURLs() []string {
 		return nil
 	}
 	var urls []string
-	dirs, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "store", "*", markerFile))
+	dirs, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "*", "store", markerFile))
 	for _, m := range dirs {
 		b, err := os.ReadFile(m)
 		if err != nil {
@@ -242,9 +242,9 @@ func (r *Reader) localDirs() []string {
 	if r.Source.LogDir == "" {
 		return nil
 	}
-	dirs, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "store", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "*", "store"))
 	if r.vlDown {
-		buf, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "buffer", "*"))
+		buf, _ := filepath.Glob(filepath.Join(r.Source.LogDir, "*", "buffer"))
 		dirs = append(dirs, buf...)
 	}
 	sort.Strings(dirs)

@@ -314,11 +314,11 @@ func TestMkdirUnderKeepsModeAndGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := filepath.Join(root, "store", "agent")
+	dir := filepath.Join(root, "agent", "store")
 	if err := mkdirUnder(root, dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{filepath.Join(root, "store"), dir} {
+	for _, d := range []string{filepath.Join(root, "agent"), dir} {
 		info, err := os.Stat(d)
 		if err != nil {
 			t.Fatal(err)
