@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,33 +72,18 @@ func goExample(t *testing.T) string {
 	return dir
 }
 
-var (
-	rieOnce sync.Once
-	riePath string
-	rieErr  error
-)
-
-// testRIE builds esb-rie once per test process, as `make esb-rie` does.
+// testRIE builds esb-rie into the test's temporary directory, as `make
+// esb-rie` does (Go's build cache makes every build after the first cheap).
 func testRIE(t *testing.T) string {
 	t.Helper()
-	rieOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "esb-imagetest-rie")
-		if err != nil {
-			rieErr = err
-			return
-		}
-		riePath = filepath.Join(dir, "esb-rie")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", riePath, "./cmd/esb-rie")
-		cmd.Dir = filepath.Join(packageDir, "..", "..")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			rieErr = fmt.Errorf("build esb-rie: %v\n%s", err, out)
-		}
-	})
-	if rieErr != nil {
-		t.Fatal(rieErr)
+	rie := filepath.Join(t.TempDir(), "esb-rie")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", rie, "./cmd/esb-rie")
+	cmd.Dir = filepath.Join(packageDir, "..", "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build esb-rie: %v\n%s", err, out)
 	}
-	return riePath
+	return rie
 }
 
 // discardSink drops worker output.
