@@ -20,6 +20,7 @@ import (
 
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 	"github.com/edgeserverlessbox/esb/internal/agent/cni"
+	"github.com/edgeserverlessbox/esb/internal/dynamo"
 	"github.com/edgeserverlessbox/esb/internal/project"
 	"github.com/edgeserverlessbox/esb/internal/supervisor"
 )
@@ -122,6 +123,9 @@ func firstNonEmpty(vs ...string) string {
 // victoria-logs beside esb, $(go env GOPATH)/bin, then PATH.
 func findVictoriaLogs(getenv func(string) string, esb string) string {
 	if p := getenv(envVLogsBin); p != "" {
+		if strings.EqualFold(p, "off") {
+			return ""
+		}
 		return p
 	}
 	cands := []string{filepath.Join(filepath.Dir(esb), "victoria-logs")}
@@ -233,11 +237,11 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 		dynamoURL = supervisor.LocalURL(s.dynamoListen)
 		add(supervisor.Service{
 			Name: "dynamodb", Path: s.esb,
-			Args: []string{"dynamodb", "--listen", s.dynamoListen, "--data-dir", l.DataDir("dynamodb"), "--region", s.region,
-				"--access-key-id", sec.AccessKeyID, "--secret-access-key", sec.SecretAccessKey},
+			Args:   []string{"dynamodb", "--listen", s.dynamoListen, "--data-dir", l.DataDir("dynamodb"), "--region", s.region},
 			Addr:   dynamoURL,
 			Health: supervisor.HTTPCheck(dynamoURL + "/"),
-		}, nil)
+			// Keys in the environment, not in argv (which every user can read).
+		}, map[string]string{dynamo.EnvAccessKey: sec.AccessKeyID, dynamo.EnvSecretKey: sec.SecretAccessKey})
 	}
 	s3URL := s.s3Endpoint
 	if s3URL == "" {

@@ -84,7 +84,7 @@ func dropGatewayPrivileges(gw *supervisor.Service, env map[string]string, l supe
 	env["ESB_LOG_DIR"] = fd(9, "")
 	env["HOME"] = "/nonexistent"
 	env["USER"] = gu.name
-	gw.Path = fd(3, "")
+	gw.Path, gw.Argv0 = fd(3, ""), exe
 	gw.Credential = &syscall.Credential{Uid: uint32(gu.uid), Gid: uint32(gu.gid), Groups: []uint32{}}
 	gw.AmbientCaps = []uintptr{capNetBindService}
 	gw.Prepare = func() error {

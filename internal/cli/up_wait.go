@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,13 +25,14 @@ import (
 
 // waitServices waits until the named services (all when names is empty) are
 // healthy. progress is called when the list of those not ready changes.
-func waitServices(ctx context.Context, c *supervisor.Client, names []string, timeout time.Duration, progress func(string)) (supervisor.Status, error) {
+func waitServices(ctx context.Context, c *supervisor.Client, names []string, timeout time.Duration, progress func(string), outputDir string) (supervisor.Status, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	deadline := time.Now().Add(timeout)
 	last := ""
+	first := map[string]int{}
 	for {
 		st, err := c.Status(ctx)
 		if err != nil {
@@ -38,6 +40,14 @@ func waitServices(ctx context.Context, c *supervisor.Client, names []string, tim
 		}
 		var waiting []string
 		for _, s := range st.Services {
+			if _, ok := first[s.Name]; !ok {
+				first[s.Name] = s.Restarts
+			}
+			// A service that keeps failing will not get better by waiting.
+			if !s.Healthy && s.Restarts-first[s.Name] >= 3 && outputDir != "" {
+				out := filepath.Join(outputDir, s.Name+".out")
+				return st, fmt.Errorf("%s keeps failing (%s, %d restarts); its last lines (%s):\n%s", s.Name, s.LastExit, s.Restarts, out, tailFile(out, 12))
+			}
 			if (len(want) == 0 || want[s.Name]) && !s.Healthy {
 				w := s.Name + " " + s.State
 				if s.State == supervisor.StateBackoff && s.LastExit != "" {
@@ -81,7 +91,7 @@ func provisionProject(ctx context.Context, g *Globals, proj *project.Project, l 
 			need = append(need, s.Name)
 		}
 	}
-	if _, err := waitServices(ctx, c, need, time.Minute, nil); err != nil {
+	if _, err := waitServices(ctx, c, need, time.Minute, nil, l.Logs()); err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
 	rep, err := provision.Apply(ctx, res, provision.Endpoints{
@@ -156,7 +166,7 @@ func fetchGatewayHealth(ctx context.Context, base string) (gatewayHealth, error)
 func waitReady(ctx context.Context, g *Globals, proj *project.Project, c *supervisor.Client, plan upPlan, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	progress := func(s string) { fmt.Fprintf(g.Stderr, "waiting for: %s\n", s) }
-	if _, err := waitServices(ctx, c, nil, timeout, progress); err != nil {
+	if _, err := waitServices(ctx, c, nil, timeout, progress, layoutOf(proj).Logs()); err != nil {
 		return err
 	}
 	var fns manifest.Functions

@@ -18,6 +18,8 @@ type Service struct {
 	Name string
 	// Path is the executable; Args its arguments (without argv[0]).
 	Path string
+	// Argv0 is the process's argv[0] (default Path).
+	Argv0 string
 	Args []string
 	// Env is the complete environment of the process.
 	Env []string
@@ -164,6 +166,9 @@ func (p *proc) start() error {
 	}
 	defer out.Close()
 	cmd := exec.Command(s.Path, s.Args...)
+	if s.Argv0 != "" {
+		cmd.Args[0] = s.Argv0
+	}
 	cmd.Env = s.Env
 	if s.Files != nil {
 		files, err := s.Files()
