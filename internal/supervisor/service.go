@@ -20,7 +20,7 @@ type Service struct {
 	Path string
 	// Argv0 is the process's argv[0] (default Path).
 	Argv0 string
-	Args []string
+	Args  []string
 	// Env is the complete environment of the process.
 	Env []string
 	// Addr is what status shows as the service's address.
