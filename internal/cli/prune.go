@@ -12,8 +12,8 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/images"
 	"github.com/containerd/containerd/namespaces"
-	dimage "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/filters"
+	dimage "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
