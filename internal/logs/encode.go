@@ -21,6 +21,8 @@ type source struct {
 	// expand makes a message that is itself a JSON object (a function's
 	// structured log line) into _msg plus attrs.
 	expand bool
+	// head, when set, is appendSourceFields of this source, made once.
+	head []byte
 }
 
 // encoder turns source lines into records (one JSON object per line, the
@@ -227,6 +229,15 @@ func appendHead(dst []byte, s *source, t time.Time) []byte {
 	dst = append(dst, `{"_time":"`...)
 	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, '"')
+	if s.head != nil {
+		return append(dst, s.head...)
+	}
+	return appendSourceFields(dst, s)
+}
+
+// appendSourceFields appends service and the container's fields (what a
+// container's records share; the queue keeps it per container).
+func appendSourceFields(dst []byte, s *source) []byte {
 	dst = appendKey(dst, FieldService)
 	dst = appendString(dst, s.service)
 	if s.function != "" {

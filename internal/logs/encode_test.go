@@ -215,3 +215,16 @@ func TestTextLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsCheck(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		for pos := 0; pos < 20; pos++ {
+			b := []byte(strings.Repeat("a", 20))
+			b[pos] = byte(i)
+			want := i < 0x20 || i == '\\'
+			if got := needsCheck(b); got != want {
+				t.Fatalf("needsCheck with byte %#x at %d = %v", i, pos, got)
+			}
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"bytes"
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -177,36 +179,89 @@ func skipLiteral(b []byte, i int, lit string) (int, bool) {
 }
 
 // skipString returns the end (after the closing quote) of the JSON string
-// starting at b[i], checking its escapes.
+// starting at b[i]. It finds the closing quote with IndexByte (the common
+// line has few escapes) and checks the escapes and control characters of
+// what it skipped only when the string holds a backslash or a byte below
+// 0x20, so a record built from it is valid JSON.
 func skipString(b []byte, i int) (int, bool) {
-	i++
-	for i < len(b) {
-		c := b[i]
+	start := i + 1
+	j := start
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b), false
+		}
+		j += k
+		// An odd run of backslashes before the quote escapes it.
+		n := 0
+		for p := j - 1; p >= start && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			break
+		}
+		j++
+	}
+	if needsCheck(b[start:j]) && !validStringBody(b[start:j]) {
+		return j, false
+	}
+	return j + 1, true
+}
+
+// needsCheck reports whether a string body holds a backslash or a control
+// character, eight bytes at a time.
+func needsCheck(s []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+		bs    = 0x5c5c5c5c5c5c5c5c
+	)
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// A byte below 0x20, or a byte equal to '\\' (zero after the xor).
+		if (x-0x20*ones)&^x&highs != 0 {
+			return true
+		}
+		if y := x ^ bs; (y-ones)&^y&highs != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c == '\\' || c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// validStringBody checks the escapes and control characters of a string body.
+func validStringBody(s []byte) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
 		switch {
-		case c == '"':
-			return i + 1, true
 		case c == '\\':
-			if i+1 >= len(b) {
-				return i, false
+			if i+1 >= len(s) {
+				return false
 			}
-			switch b[i+1] {
+			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
-					return i, false
+				if i+6 > len(s) || !isHex4(s[i+2:i+6]) {
+					return false
 				}
 				i += 6
 			default:
-				return i, false
+				return false
 			}
 		case c < 0x20:
-			return i, false
+			return false
 		default:
 			i++
 		}
 	}
-	return i, false
+	return true
 }
 
 func isHex4(b []byte) bool {

@@ -226,12 +226,6 @@ func open(cfg Config) (*Pipeline, error) {
 		}
 		p.st = vl
 		if cfg.Dir != "" {
-			if err := mkdirUnder(cfg.Dir, BufferDir(cfg.Dir, cfg.Service)); err != nil {
-				return nil, fmt.Errorf("log directory %s (%s): %w; it must be writable by the %s service", cfg.Dir, EnvLogDir, err, cfg.Service)
-			}
-			if sp, err = openSpool(BufferDir(cfg.Dir, cfg.Service), cfg.BufferBytes, min(8<<20, max(cfg.BufferBytes/8, 64<<10))); err != nil {
-				return nil, err
-			}
 			if err := manifest.WriteFileAtomic(filepath.Join(storeDir, markerFile), []byte(vl.base+"\n"), 0o644); err != nil {
 				return nil, fmt.Errorf("log directory %s: %w", cfg.Dir, err)
 			}
@@ -243,6 +237,17 @@ func open(cfg Config) (*Pipeline, error) {
 		}
 		p.st = ls
 		os.Remove(filepath.Join(storeDir, markerFile))
+	}
+	// The disk buffer: records VictoriaLogs has not taken (it is down or
+	// slow), or a burst the local store's writer has not caught up with.
+	if cfg.Dir != "" {
+		if err := mkdirUnder(cfg.Dir, BufferDir(cfg.Dir, cfg.Service)); err != nil {
+			return nil, fmt.Errorf("log directory %s (%s): %w; it must be writable by the %s service", cfg.Dir, EnvLogDir, err, cfg.Service)
+		}
+		var err error
+		if sp, err = openSpool(BufferDir(cfg.Dir, cfg.Service), cfg.BufferBytes, min(8<<20, max(cfg.BufferBytes/8, 64<<10))); err != nil {
+			return nil, err
+		}
 	}
 	qc := queueConfig{
 		memBytes:      cfg.MemoryBytes,

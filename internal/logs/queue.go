@@ -71,6 +71,7 @@ type queue struct {
 // added (by the clock of this process, for sweeping).
 type lastRecord struct {
 	time, added time.Time
+	head        []byte // the container's encoded source fields
 }
 
 type queueConfig struct {
@@ -104,13 +105,19 @@ func (q *queue) start(log *slog.Logger) {
 // add appends the record of one line. It never blocks on the store.
 func (q *queue) add(s *source, line []byte) {
 	q.mu.Lock()
+	var last lastRecord
 	if s.containerID != "" {
-		s.after = q.last[s.containerID].time
+		last = q.last[s.containerID]
+		if last.head == nil {
+			last.head = appendSourceFields(nil, s)
+		}
+		s.after, s.head = last.time, last.head
 	}
 	var t time.Time
 	q.buf, t = q.enc.appendRecord(q.buf, s, line)
 	if s.containerID != "" {
-		q.last[s.containerID] = lastRecord{time: t, added: s.read}
+		last.time, last.added = t, s.read
+		q.last[s.containerID] = last
 	}
 	q.lines++
 	q.lines_.Add(1)
