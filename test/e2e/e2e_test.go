@@ -23,7 +23,7 @@ func TestE2EDocker(t *testing.T) {
 
 // TestE2EContainerd runs the main scenarios in containerd mode.
 func TestE2EContainerd(t *testing.T) {
-	h := newHarness(t, "containerd", 37000)
+	h := newHarness(t, "containerd", 26000) // below the ephemeral port range
 	t.Run("hello-python", func(t *testing.T) { h.t = t; helloPython(h, "e2e-ctrd-hello-python", false) })
 	t.Run("full-stack", func(t *testing.T) { h.t = t; fullStack(h, "e2e-ctrd-full-stack", false) })
 }
@@ -294,6 +294,37 @@ func helloGo(h *harness, name string) {
 	start := time.Now()
 	h.mustEsb(dir, "up", "--wait")
 	t.Logf("esb up --wait for hello-go, images built: %s", time.Since(start))
+	h.mustEsb(dir, "down")
+
+	// Two esb up at once: the second waits for the first's lock, then finds
+	// the project running; one supervisor, every service healthy.
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); outs[i], errs[i] = h.esb(dir, "up", "--wait") }()
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("concurrent esb up %d: %v\n%s", i, errs[i], outs[i])
+		}
+	}
+	if !strings.Contains(outs[0]+outs[1], "waiting for it") {
+		t.Errorf("neither esb up said it waited for the other:\n%s\n%s", outs[0], outs[1])
+	}
+	sups := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(cmdline), "--supervise") && strings.Contains(string(cmdline), dir+"/template.yaml") {
+			sups++
+		}
+	}
+	if sups != 1 {
+		t.Errorf("%d supervisors run after two concurrent esb up, want 1", sups)
+	}
 	c := h.client(dir)
 	r := h.mustCall(c, 200, "GET", "/hello/go", h.token(dir), "")
 	if !strings.Contains(r.body, "Hello, go") {
