@@ -126,9 +126,11 @@ func runUp(ctx context.Context, g *Globals, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	before := imageIDs(ctx, settings.mode, out.plans)
 	if err := buildImages(ctx, quietGlobals(g), proj, out.plans, buildOptions{noCache: o.build}); err != nil {
 		return err
 	}
+	changed := changedImages(before, imageIDs(ctx, settings.mode, out.plans))
 
 	sec, err := supervisor.EnsureSecrets(l, os.Getenv)
 	if err != nil {
@@ -153,6 +155,14 @@ func runUp(ctx context.Context, g *Globals, o *upOptions) error {
 	var supDone chan error
 	var sup *supervisor.Supervisor
 	switch {
+	case running && len(changed) > 0:
+		// Same image names, new content: the gateway's pools would keep the
+		// old workers, so the gateway restarts (it finishes in-flight requests
+		// and removes its workers first); the next requests get new workers.
+		fmt.Fprintf(g.Stderr, "esb: new images for %s; restarting the gateway (in-flight requests finish first)\n", joinNames(changed))
+		if err := client.Restart(ctx, "gateway"); err != nil {
+			return err
+		}
 	case running:
 		if err := client.Reload(ctx); err != nil {
 			return err

@@ -98,6 +98,16 @@ func helloPython(h *harness, name string, full bool) {
 		}
 	}
 
+	// New code under the same image name: the next esb up rolls it out.
+	app := filepath.Join(dir, "functions", "hello", "app.py")
+	code, _ := os.ReadFile(app)
+	must(t, os.WriteFile(app, []byte(strings.Replace(string(code), `"message": f"{GREETING}, {name}!"`, `"message": f"{GREETING} again, {name}!"`, 1)), 0o644))
+	h.mustEsb(dir, "up", "--wait")
+	waitFor(t, 30*time.Second, "the new code to answer", func() bool {
+		r, err := h.call(c, "GET", "/hello/new", tok, "")
+		return err == nil && r.status == 200 && strings.Contains(r.body, "Hello again, new")
+	})
+
 	if !full {
 		return
 	}
@@ -138,7 +148,9 @@ func scaling(h *harness, dir string, c *http.Client, tok, name string) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	h.mustCall(c, 200, "GET", "/hello", tok, "")
+	if r, err := h.call(c, "GET", "/hello", tok, ""); err != nil || r.status != 200 {
+		t.Fatalf("GET /hello after scale to zero: %+v %v\n%s", r, err, h.mustEsb(dir, "status"))
+	}
 }
 
 // restarts: the gateway and the agent killed while idle and under load.
@@ -147,8 +159,9 @@ func restarts(h *harness, dir string, c *http.Client, tok string) {
 	h.mustCall(c, 200, "GET", "/hello", tok, "") // a warm worker
 	for _, svc := range []string{"gateway", "agent"} {
 		// Idle: SIGKILL, the supervisor restarts it, requests work again.
+		base := h.services(dir)[svc].Restarts
 		must(t, syscall.Kill(pidOf(t, dir, svc), syscall.SIGKILL))
-		h.waitService(dir, svc, 1, 30*time.Second)
+		h.waitService(dir, svc, base+1, 30*time.Second)
 		h.mustCall(c, 200, "GET", "/hello", tok, "")
 
 		// Under load: a client sends requests one after another while the
@@ -182,7 +195,7 @@ func restarts(h *harness, dir string, c *http.Client, tok string) {
 		}()
 		time.Sleep(500 * time.Millisecond)
 		must(t, syscall.Kill(pidOf(t, dir, svc), syscall.SIGKILL))
-		h.waitService(dir, svc, 2, 30*time.Second)
+		h.waitService(dir, svc, base+2, 30*time.Second)
 		back := time.Now()
 		time.Sleep(1500 * time.Millisecond)
 		close(stop)
