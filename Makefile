@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/edgeserverlessbox/esb/internal/cli.Version=$(VERSION)
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build esb esb-rie test unit demo bench bench-smoke proto fmt vet clean
+.PHONY: all build esb esb-rie test unit e2e demo bench bench-smoke proto fmt vet clean
 
 all: build
 
@@ -25,6 +25,11 @@ test:
 unit:
 	$(GO) vet ./...
 	$(GO) test ./...
+
+# The end-to-end tests only (esb up on the examples, docker and containerd),
+# against the private daemons of scripts/test-daemons.sh.
+e2e:
+	eval "$$(scripts/test-daemons.sh start)" && ESB_E2E=1 $(GO) test -count=1 -timeout 20m -run E2E ./test/e2e/
 
 # Set this machine up and run the bundled example.
 demo:
