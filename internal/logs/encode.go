@@ -7,7 +7,7 @@ import (
 
 // source says where a line comes from; its fields are added to the record.
 type source struct {
-	service, function, project, containerID, stream string
+	service, function, project, containerID, stream []byte
 	// read is when the line was read: the record's time when the line has
 	// none of its own.
 	read time.Time
@@ -60,7 +60,7 @@ func (e *encoder) appendRecord(dst []byte, s *source, line []byte) ([]byte, time
 	dst = appendHead(dst, s, t)
 	if len(s.stream) > 0 {
 		dst = appendKey(dst, FieldStream)
-		dst = appendString(dst, s.stream)
+		dst = appendBytes(dst, s.stream)
 	}
 	level := textLevel(line)
 	if level == "" {
@@ -115,16 +115,16 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 		t = s.after.Add(time.Nanosecond)
 	}
 	dst = appendHead(dst, s, t)
-	if s.function == "" && isString(fnV) && len(fnV) > 2 {
+	if len(s.function) == 0 && isString(fnV) && len(fnV) > 2 {
 		dst = appendKey(dst, FieldFunction)
 		dst = append(dst, fnV...)
 	}
 	if isString(streamV) {
 		dst = appendKey(dst, FieldStream)
 		dst = append(dst, streamV...)
-	} else if s.stream != "" {
+	} else if len(s.stream) > 0 {
 		dst = appendKey(dst, FieldStream)
-		dst = appendString(dst, s.stream)
+		dst = appendBytes(dst, s.stream)
 	}
 	level := s.level
 	if isString(levelV) && len(levelV) > 2 {
@@ -239,18 +239,18 @@ func appendHead(dst []byte, s *source, t time.Time) []byte {
 // container's records share; the queue keeps it per container).
 func appendSourceFields(dst []byte, s *source) []byte {
 	dst = appendKey(dst, FieldService)
-	dst = appendString(dst, s.service)
-	if s.function != "" {
+	dst = appendBytes(dst, s.service)
+	if len(s.function) > 0 {
 		dst = appendKey(dst, FieldFunction)
-		dst = appendString(dst, s.function)
+		dst = appendBytes(dst, s.function)
 	}
-	if s.project != "" {
+	if len(s.project) > 0 {
 		dst = appendKey(dst, FieldProject)
-		dst = appendString(dst, s.project)
+		dst = appendBytes(dst, s.project)
 	}
-	if s.containerID != "" {
+	if len(s.containerID) > 0 {
 		dst = appendKey(dst, FieldContainerID)
-		dst = appendString(dst, s.containerID)
+		dst = appendBytes(dst, s.containerID)
 	}
 	return dst
 }

@@ -21,8 +21,8 @@ func decode(t *testing.T, rec []byte) map[string]any {
 }
 
 func funcSource() *source {
-	return &source{service: ServiceFunction, function: "hello", project: "demo", containerID: "esb-demo-hello-1a2b3c4d",
-		stream: "stdout", read: time.Date(2026, 11, 27, 16, 0, 1, 0, time.UTC), level: "info", expand: true}
+	return &source{service: []byte(ServiceFunction), function: []byte("hello"), project: []byte("demo"), containerID: []byte("esb-demo-hello-1a2b3c4d"),
+		stream: []byte("stdout"), read: time.Date(2026, 11, 27, 16, 0, 1, 0, time.UTC), level: "info", expand: true}
 }
 
 func TestEncodeEsbRieLines(t *testing.T) {
@@ -105,7 +105,7 @@ func TestEncodeEsbRieLines(t *testing.T) {
 
 func TestEncodeSlogAndAccessLines(t *testing.T) {
 	var e encoder
-	src := &source{service: "gateway", read: time.Now(), level: "info"}
+	src := &source{service: []byte("gateway"), read: time.Now(), level: "info"}
 	rec, _ := e.appendRecord(nil, src, []byte(`{"time":"2026-11-27T17:00:00.5+01:00","level":"INFO","msg":"request","component":"gateway","type":"access","request_id":"req-1","trace_id":"Root=1-aa-bb;Sampled=1","method":"GET","path":"/hello","status":200,"latency_ms":1.234,"bytes":17,"function":"hello","cold":true,"client_ip":"127.0.0.1","user_agent":"curl"}`))
 	got := decode(t, rec)
 	want := map[string]any{"_time": "2026-11-27T16:00:00.5Z", "service": "gateway", "function": "hello", "level": "info", "type": "access",
@@ -118,7 +118,7 @@ func TestEncodeSlogAndAccessLines(t *testing.T) {
 	}
 
 	// slog attributes named like esb's own fields are kept under attrs.
-	rec, _ = e.appendRecord(nil, &source{service: "s3", read: time.Now(), level: "info"},
+	rec, _ = e.appendRecord(nil, &source{service: []byte("s3"), read: time.Now(), level: "info"},
 		[]byte(`{"time":"2026-11-27T16:00:00Z","level":"WARN","msg":"slow disk","service":"other","project":"x","level2":"y"}`))
 	got = decode(t, rec)
 	if got["service"] != "s3" || got["attrs.service"] != "other" || got["attrs.project"] != "x" || got["level"] != "warn" || got["level2"] != "y" {
@@ -226,5 +226,35 @@ func TestNeedsCheck(t *testing.T) {
 				t.Fatalf("needsCheck with byte %#x at %d = %v", i, pos, got)
 			}
 		}
+	}
+}
+
+func TestRawEntriesRoundTrip(t *testing.T) {
+	r := rawSource{service: "function", function: "hello", project: "demo", containerID: "c1", stream: "stderr",
+		read: time.Unix(0, 1764259200123456789), expand: true, stderr: true}
+	raw := appendRaw(nil, &r, []byte("first"))
+	raw = appendRaw(raw, &rawSource{service: "gateway", read: time.Unix(5, 0)}, []byte(""))
+	var s source
+	line, rest, ok := nextRaw(raw, &s)
+	if string(line) != "first" || string(s.service) != "function" || string(s.function) != "hello" || string(s.project) != "demo" ||
+		string(s.containerID) != "c1" || string(s.stream) != "stderr" || !s.read.Equal(r.read) || !s.expand || s.level != "error" || !ok {
+		t.Errorf("first entry: %q %+v", line, s)
+	}
+	line, rest, ok = nextRaw(rest, &s)
+	if !ok || len(line) != 0 || len(rest) != 0 || string(s.service) != "gateway" || len(s.function) != 0 || s.expand || s.level != "info" {
+		t.Errorf("second entry: %q %+v rest %d", line, s, len(rest))
+	}
+}
+
+func TestRawEntriesCutShort(t *testing.T) {
+	raw := appendRaw(nil, &rawSource{service: "function", containerID: "c1", read: time.Now()}, []byte("a whole line"))
+	for n := 0; n < len(raw); n++ {
+		var s source
+		if _, _, ok := nextRaw(raw[:n], &s); ok {
+			t.Fatalf("an entry cut at %d of %d bytes decoded", n, len(raw))
+		}
+	}
+	if countRaw(append(raw, raw[:5]...)) != 1 {
+		t.Error("countRaw counted a cut entry")
 	}
 }

@@ -130,7 +130,8 @@ type storeFile struct {
 	mtime time.Time
 }
 
-// storeFiles lists a store directory's files, oldest first.
+// storeFiles lists a store directory's files (or a disk buffer's
+// segments), oldest first.
 func storeFiles(dir string) ([]storeFile, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -138,7 +139,7 @@ func storeFiles(dir string) ([]storeFile, error) {
 	}
 	var out []storeFile
 	for _, e := range ents {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), storeSuffix) {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), storeSuffix) || strings.HasSuffix(e.Name(), segmentSuffix)) {
 			continue
 		}
 		info, err := e.Info()

@@ -65,7 +65,7 @@ type Config struct {
 func DefaultConfig(service string) Config {
 	return Config{
 		Service:        service,
-		MemoryBytes:    8 << 20,
+		MemoryBytes:    4 << 20,
 		BufferBytes:    256 << 20,
 		StoreBytes:     256 << 20,
 		StoreFileBytes: 16 << 20,
@@ -326,11 +326,8 @@ type agentSink struct{ q *queue }
 // WriteLine implements agent.LogSink. It copies the line and returns at
 // once; it never waits for the store.
 func (s agentSink) WriteLine(l agent.LogLine) {
-	src := source{service: ServiceFunction, function: l.Function, project: l.Project,
-		containerID: l.ContainerID, stream: l.Stream, read: l.Time, level: "info", expand: true}
-	if l.Stream == "stderr" {
-		src.level = "error"
-	}
+	src := rawSource{service: ServiceFunction, function: l.Function, project: l.Project,
+		containerID: l.ContainerID, stream: l.Stream, read: l.Time, expand: true, stderr: l.Stream == "stderr"}
 	if src.read.IsZero() {
 		src.read = time.Now()
 	}
@@ -380,7 +377,7 @@ func (w lineWriter) Write(b []byte) (int, error) {
 		if len(line) == 0 {
 			continue
 		}
-		src := source{service: w.service, read: now, level: "info"}
+		src := rawSource{service: w.service, read: now}
 		w.q.add(&src, line)
 	}
 	return n, nil

@@ -283,6 +283,9 @@ func (r *Reader) readLocal(q Query) ([]Entry, error) {
 // readFileFrom reads whole lines of a file from offset and returns the
 // matching entries and the offset after the last whole line.
 func readFileFrom(path string, offset int64, q *Query) ([]Entry, int64, error) {
+	if strings.HasSuffix(path, segmentSuffix) {
+		return readSegmentFrom(path, offset, q)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, offset, err
@@ -454,4 +457,35 @@ func (r *Reader) followVictoriaLogs(ctx context.Context, vl *victoriaLogs, q Que
 // sortEntries orders entries by time, keeping the order of equal times.
 func sortEntries(es []Entry) {
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Time.Before(es[j].Time) })
+}
+
+// readSegmentFrom reads the whole entries of a disk buffer segment from
+// offset, as the records they will become.
+func readSegmentFrom(path string, offset int64, q *Query) ([]Entry, int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) < offset {
+		return nil, offset, err
+	}
+	raw := data[offset:]
+	var enc encoder
+	var s source
+	var rec []byte
+	var out []Entry
+	for len(raw) > 0 {
+		line, rest, ok := nextRaw(raw, &s)
+		if !ok {
+			break
+		}
+		offset += int64(len(raw) - len(rest))
+		raw = rest
+		rec, _ = enc.appendRecord(rec[:0], &s, line)
+		body := rec[:len(rec)-1]
+		if !q.quick(body) {
+			continue
+		}
+		if e, ok := parseEntry(body); ok && q.Match(&e) {
+			out = append(out, e)
+		}
+	}
+	return out, offset, nil
 }

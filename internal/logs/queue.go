@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -40,17 +39,23 @@ type Stats struct {
 // records spill to the disk buffer (in order), and past its limit the oldest
 // buffered records are dropped and counted.
 type queue struct {
-	mu    sync.Mutex
-	buf   []byte // records not yet taken, in order
-	spare []byte // the buffer of the last batch sent, for reuse
-	lines int
+	mu       sync.Mutex
+	raw      []byte // entries not yet taken, in order (raw.go)
+	rawLines int
+	spareRaw []byte // the raw buffer of the last batch, for reuse
+
+	// encMu guards the encoder and the per-container state; it is taken
+	// after mu (a spill), or alone (the shipper encoding a batch).
+	encMu sync.Mutex
 	enc   encoder
-	// last is the time of each container's latest record (per-container
-	// order, see source.after); swept of idle containers now and then.
-	last map[string]lastRecord
+	// last is each container's latest record (per-container order, see
+	// source.after); swept of idle containers now and then.
+	last   map[string]*lastRecord
+	batch  []byte // records being sent (shipper goroutine only)
+	segBuf []byte // a disk buffer segment being read (shipper goroutine only)
 
 	spool *spool // nil: no disk buffer (the local store needs none)
-	// spooling: records go to the spool, not buf, until it is empty again,
+	// spooling: records go to the spool, not raw, until it is empty again,
 	// so they stay in order behind what waits there.
 	spooling bool
 
@@ -87,7 +92,7 @@ type queueConfig struct {
 // newQueue makes a queue; start starts its shipper.
 func newQueue(cfg queueConfig, st store, sp *spool) *queue {
 	q := &queue{cfg: cfg, st: st, spool: sp,
-		buf: make([]byte, 0, 64<<10), last: map[string]lastRecord{},
+		raw: make([]byte, 0, 64<<10), last: map[string]*lastRecord{},
 		wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{})}
 	if sp != nil {
 		q.spooling = !sp.empty()
@@ -102,26 +107,14 @@ func (q *queue) start(log *slog.Logger) {
 	go q.ship()
 }
 
-// add appends the record of one line. It never blocks on the store.
-func (q *queue) add(s *source, line []byte) {
+// add takes one line. It copies it and returns; it never waits for the
+// store (nor for encoding, which the shipper does).
+func (q *queue) add(r *rawSource, line []byte) {
 	q.mu.Lock()
-	var last lastRecord
-	if s.containerID != "" {
-		last = q.last[s.containerID]
-		if last.head == nil {
-			last.head = appendSourceFields(nil, s)
-		}
-		s.after, s.head = last.time, last.head
-	}
-	var t time.Time
-	q.buf, t = q.enc.appendRecord(q.buf, s, line)
-	if s.containerID != "" {
-		last.time, last.added = t, s.read
-		q.last[s.containerID] = last
-	}
-	q.lines++
+	q.raw = appendRaw(q.raw, r, line)
+	q.rawLines++
 	q.lines_.Add(1)
-	n := len(q.buf)
+	n := len(q.raw)
 	if n >= q.cfg.memBytes {
 		q.spillLocked()
 	}
@@ -134,15 +127,49 @@ func (q *queue) add(s *source, line []byte) {
 	}
 }
 
-// spillLocked moves buf to the disk buffer (or drops it without one).
+// encodeRaw appends the records of raw entries to dst. The caller holds
+// encMu.
+func (q *queue) encodeRaw(dst, raw []byte) []byte {
+	var s source
+	for len(raw) > 0 {
+		var line []byte
+		var ok bool
+		if line, raw, ok = nextRaw(raw, &s); !ok {
+			break // the rest of a segment a crash cut short
+		}
+		var last *lastRecord
+		if len(s.containerID) > 0 {
+			last = q.last[string(s.containerID)] // no allocation for the lookup
+			if last == nil {
+				last = &lastRecord{head: appendSourceFields(nil, &s)}
+				q.last[string(s.containerID)] = last
+			}
+			s.after, s.head = last.time, last.head
+		}
+		var t time.Time
+		dst, t = q.enc.appendRecord(dst, &s, line)
+		if last != nil {
+			last.time, last.added = t, s.read
+		}
+	}
+	return dst
+}
+
+// keepBytes is the largest buffer kept for reuse after a burst.
+func (q *queue) keepBytes() int { return q.cfg.memBytes + q.cfg.memBytes/4 }
+
+// spillLocked moves what waits in memory to the disk buffer (or drops it
+// without one). The caller holds mu.
 func (q *queue) spillLocked() {
-	if q.lines == 0 {
+	if q.rawLines == 0 {
 		return
 	}
 	if q.spool == nil {
-		q.dropped.Add(uint64(q.lines))
+		q.dropped.Add(uint64(q.rawLines))
 	} else {
-		dropped, err := q.spool.append(q.buf, q.lines)
+		// Raw entries go to disk as they are: a spill costs one write, and
+		// the writer waiting for the mutex meanwhile is not kept long.
+		dropped, err := q.spool.append(q.raw, q.rawLines)
 		if dropped > 0 {
 			q.dropped.Add(uint64(dropped))
 		}
@@ -152,16 +179,12 @@ func (q *queue) spillLocked() {
 		q.spooling = true
 		q.spoolBytes.Store(q.spool.size)
 	}
-	q.resetBufLocked()
-}
-
-func (q *queue) resetBufLocked() {
-	if cap(q.buf) > 4*q.cfg.batchBytes+(64<<10) {
-		q.buf = make([]byte, 0, 64<<10)
+	if cap(q.raw) > q.keepBytes() {
+		q.raw = make([]byte, 0, 64<<10)
 	} else {
-		q.buf = q.buf[:0]
+		q.raw = q.raw[:0]
 	}
-	q.lines = 0
+	q.rawLines = 0
 }
 
 // ship delivers records until close: what the disk buffer holds first,
@@ -224,12 +247,20 @@ func (q *queue) deliver(ctx context.Context) bool {
 				q.spillLocked()
 				seq, _ := q.spool.oldest()
 				q.mu.Unlock()
-				data, err := q.spool.readSegment(seq)
+				data, err := q.spool.readSegment(seq, q.segBuf[:0])
+				if cap(data) <= q.keepBytes() {
+					q.segBuf = data
+				}
 				if errors.Is(err, fs.ErrNotExist) {
 					err = errSegmentGone
 				}
+				var lines int
 				if err == nil {
-					err = q.send(ctx, data)
+					lines = countRaw(data)
+					q.encMu.Lock()
+					q.batch = q.encodeRaw(q.batch[:0], data)
+					q.encMu.Unlock()
+					err = q.send(ctx, q.batch)
 				}
 				q.mu.Lock()
 				if err != nil && !errors.Is(err, errSegmentGone) {
@@ -240,20 +271,20 @@ func (q *queue) deliver(ctx context.Context) bool {
 				q.spool.done(seq)
 				q.spoolBytes.Store(q.spool.size)
 				q.mu.Unlock()
-				q.delivered.Add(uint64(bytes.Count(data, []byte{'\n'})))
+				q.delivered.Add(uint64(lines))
 				continue
 			}
 		}
-		if q.lines == 0 {
+		if q.rawLines == 0 {
 			q.mu.Unlock()
 			return true
 		}
-		batch, lines := q.buf, q.lines
+		raw, lines := q.raw, q.rawLines
 		// Swap in the spare buffer: writers keep appending while the batch
-		// is sent, and neither side allocates once both have grown.
-		q.buf, q.spare, q.lines = q.spare[:0], nil, 0
-		if cap(q.buf) < len(batch) {
-			q.buf = make([]byte, 0, len(batch)+len(batch)/4)
+		// is encoded and sent, and neither side allocates once both grew.
+		q.raw, q.spareRaw, q.rawLines = q.spareRaw[:0], nil, 0
+		if cap(q.raw) < len(raw) {
+			q.raw = make([]byte, 0, len(raw)+len(raw)/4)
 		}
 		var seq uint64
 		if q.spool != nil {
@@ -261,16 +292,24 @@ func (q *queue) deliver(ctx context.Context) bool {
 		}
 		q.mu.Unlock()
 
-		err := q.send(ctx, batch)
+		q.encMu.Lock()
+		q.batch = q.encodeRaw(q.batch[:0], raw)
+		q.encMu.Unlock()
+		err := q.send(ctx, q.batch)
 		q.mu.Lock()
 		if err == nil {
-			q.keepSpareLocked(batch)
+			if q.spareRaw == nil && cap(raw) <= q.keepBytes() {
+				q.spareRaw = raw[:0]
+			}
 			q.mu.Unlock()
 			q.delivered.Add(uint64(lines))
+			if cap(q.batch) > 2*q.keepBytes() {
+				q.batch = nil
+			}
 			continue
 		}
 		if q.spool != nil {
-			dropped, serr := q.spool.insert(seq, batch, lines)
+			dropped, serr := q.spool.insert(seq, raw, lines)
 			if dropped > 0 {
 				q.dropped.Add(uint64(dropped))
 			}
@@ -282,16 +321,8 @@ func (q *queue) deliver(ctx context.Context) bool {
 		} else {
 			q.dropped.Add(uint64(lines))
 		}
-		q.keepSpareLocked(batch)
 		q.mu.Unlock()
 		return false
-	}
-}
-
-// keepSpareLocked keeps a sent batch's buffer for the next swap.
-func (q *queue) keepSpareLocked(b []byte) {
-	if q.spare == nil && cap(b) <= 4*q.cfg.batchBytes+(64<<10) {
-		q.spare = b[:0]
 	}
 }
 
@@ -352,13 +383,13 @@ func (q *queue) report() {
 
 // sweep forgets containers that wrote nothing for a minute.
 func (q *queue) sweep(now time.Time) {
-	q.mu.Lock()
+	q.encMu.Lock()
 	for id, l := range q.last {
 		if now.Sub(l.added) > time.Minute {
 			delete(q.last, id)
 		}
 	}
-	q.mu.Unlock()
+	q.encMu.Unlock()
 }
 
 // close delivers what is left (within closeTimeout) and stops the shipper.

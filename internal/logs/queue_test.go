@@ -85,7 +85,7 @@ func startQueue(t *testing.T, cfg queueConfig, st store, sp *spool) *queue {
 
 func addLines(q *queue, container string, from, to int) {
 	for i := from; i < to; i++ {
-		src := source{service: ServiceFunction, function: "f", containerID: container, stream: "stdout", read: time.Now(), level: "info"}
+		src := rawSource{service: ServiceFunction, function: "f", containerID: container, stream: "stdout", read: time.Now()}
 		q.add(&src, fmt.Appendf(nil, "line %06d", i))
 	}
 }
@@ -263,7 +263,7 @@ func TestQueueReplayAfterRestart(t *testing.T) {
 func sp2Empty(q *queue) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.spool.empty() && q.lines == 0
+	return q.spool.empty() && q.rawLines == 0
 }
 
 // Concurrent writers (one goroutine per container stream, as the agent
@@ -333,8 +333,10 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 func TestSpoolSurvivesUnknownFiles(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
-	os.WriteFile(filepath.Join(dir, "00000000000000000007.jsonl"), []byte("{\"_msg\":\"a\"}\n{\"_msg\":\"b\"}\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "00000000000000000009.jsonl"), nil, 0o644)
+	two := appendRaw(nil, &rawSource{service: "s3", read: time.Now()}, []byte("a"))
+	two = appendRaw(two, &rawSource{service: "s3", read: time.Now()}, []byte("b"))
+	os.WriteFile(filepath.Join(dir, "00000000000000000007.raw"), two, 0o644)
+	os.WriteFile(filepath.Join(dir, "00000000000000000009.raw"), nil, 0o644)
 	sp, err := openSpool(dir, 1<<20, 1<<10)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
 package logs
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,8 +10,9 @@ import (
 	"strings"
 )
 
-// spool is the bounded on-disk buffer of records a store has not taken yet:
-// numbered segment files of JSON lines, oldest first. Records go in at the
+// spool is the bounded on-disk buffer of lines a store has not taken yet:
+// numbered segment files of raw entries (raw.go), oldest first, encoded
+// into records only when they are sent. Records go in at the
 // newest segment and come out a whole segment at a time from the oldest;
 // when the buffer would outgrow its limit, the oldest segments are deleted
 // and their lines counted as dropped. Its methods are called with the
@@ -37,7 +38,7 @@ type segment struct {
 	sending bool
 }
 
-const segmentSuffix = ".jsonl"
+const segmentSuffix = ".raw"
 
 // openSpool opens (creating) the spool in dir, finding the segments a
 // previous process left behind.
@@ -188,9 +189,23 @@ func (s *spool) oldest() (uint64, bool) {
 	return s.segs[0].seq, true
 }
 
-// readSegment reads a segment's records (without the queue's mutex).
-func (s *spool) readSegment(seq uint64) ([]byte, error) {
-	return os.ReadFile(s.path(seq))
+// readSegment reads a segment into buf (without the queue's mutex).
+func (s *spool) readSegment(seq uint64, buf []byte) ([]byte, error) {
+	f, err := os.Open(s.path(seq))
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return buf, err
+	}
+	if int64(cap(buf)) < info.Size() {
+		buf = make([]byte, 0, info.Size())
+	}
+	buf = buf[:info.Size()]
+	n, err := io.ReadFull(f, buf)
+	return buf[:n], err
 }
 
 // done removes a delivered segment and returns its line count (-1: unknown).
@@ -225,11 +240,11 @@ func (s *spool) closeOpen() {
 // close closes the open segment; the segments stay for the next process.
 func (s *spool) close() { s.closeOpen() }
 
-// countLines counts the records in a file.
+// countLines counts the entries in a segment file.
 func countLines(path string) int {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
-	return bytes.Count(data, []byte{'\n'})
+	return countRaw(data)
 }
