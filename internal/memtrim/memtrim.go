@@ -31,31 +31,67 @@ func Release() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("release executable pages: %w", err)
 	}
-	f, err := os.Open("/proc/self/maps")
+	// smaps, not maps: each mapping's Anonymous count says whether it holds
+	// copied-on-write pages, which only MADV_PAGEOUT may touch.
+	data, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("release executable pages: %w", err)
 	}
-	defer f.Close()
 	var total int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lo, hi, ok := readOnlyMappingOf(sc.Text(), exe)
-		if !ok {
-			continue
+	for _, m := range exeMappings(string(data), exe) {
+		advice := []uintptr{syscall.MADV_RANDOM, madvPageout}
+		// MADV_PAGEOUT skips pages another process maps too, which is
+		// nearly every page when all daemons run one binary. MADV_DONTNEED
+		// unmaps them from this process, leaving them to the page cache;
+		// only for clean file pages (it would drop a written page's content).
+		if m.anonKB == 0 {
+			advice = append(advice, syscall.MADV_DONTNEED)
 		}
-		for _, advice := range []uintptr{syscall.MADV_RANDOM, madvPageout} {
+		for _, a := range advice {
 			// The range comes from the kernel's own map of this process and is
 			// passed by address, never dereferenced.
-			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, advice); errno != 0 {
-				return total, fmt.Errorf("release executable pages: madvise(%#x, %d, %d): %w", lo, hi-lo, advice, errno)
+			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.lo, m.hi-m.lo, a); errno != 0 {
+				return total, fmt.Errorf("release executable pages: madvise(%#x, %d, %d): %w", m.lo, m.hi-m.lo, a, errno)
 			}
 		}
-		total += int64(hi - lo)
-	}
-	if err := sc.Err(); err != nil {
-		return total, fmt.Errorf("release executable pages: read maps: %w", err)
+		total += int64(m.hi - m.lo)
 	}
 	return total, nil
+}
+
+// mapping is one read-only mapping of the executable.
+type mapping struct {
+	lo, hi uintptr
+	anonKB int
+}
+
+// exeMappings parses /proc/self/smaps and returns the read-only mappings of
+// path with their Anonymous size. A mapping without an Anonymous line counts
+// as holding anonymous pages (never unmapped).
+func exeMappings(smaps, path string) []mapping {
+	var out []mapping
+	cur := -1
+	sc := bufio.NewScanner(strings.NewReader(smaps))
+	for sc.Scan() {
+		line := sc.Text()
+		if lo, hi, ok := readOnlyMappingOf(line, path); ok {
+			out = append(out, mapping{lo: lo, hi: hi, anonKB: -1})
+			cur = len(out) - 1
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Anonymous:"); ok && cur >= 0 {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err == nil {
+				out[cur].anonKB = n
+			}
+			continue
+		}
+		// Any other mapping's header ends the current one.
+		if f := strings.Fields(line); len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			cur = -1
+		}
+	}
+	return out
 }
 
 // readOnlyMappingOf parses one /proc/self/maps line and reports the address range

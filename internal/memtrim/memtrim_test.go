@@ -59,3 +59,32 @@ func TestReleaseShrinksResidentSet(t *testing.T) {
 	}
 	t.Logf("VmRSS %d kB → %d kB", before, after)
 }
+
+func TestExeMappingsReadsAnonymousPerMapping(t *testing.T) {
+	const exe = "/usr/local/bin/esb"
+	smaps := `00400000-01132000 r--p 00000000 fe:00 9978074                            /usr/local/bin/esb
+Size:              13512 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me dw sd
+01132000-02ebd000 r-xp 00d32000 fe:00 9978074                            /usr/local/bin/esb
+Size:              30252 kB
+Anonymous:             0 kB
+04e50000-04e51000 r--p 04a50000 fe:00 9978074                            /usr/local/bin/esb
+Size:                  4 kB
+Anonymous:             4 kB
+04e51000-04fe6000 rw-p 04a51000 fe:00 9978074                            /usr/local/bin/esb
+Anonymous:           600 kB
+7fe211b80000-7fe211f00000 rw-p 00000000 00:00 0
+Anonymous:          3584 kB
+`
+	got := exeMappings(smaps, exe)
+	want := []mapping{{0x400000, 0x1132000, 0}, {0x1132000, 0x2ebd000, 0}, {0x4e50000, 0x4e51000, 4}}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("mapping %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
