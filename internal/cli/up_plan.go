@@ -302,11 +302,17 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 	for k, v := range proxyEnv(os.Getenv, s, l) {
 		gwEnv[k] = v
 	}
-	gwHTTP := fmt.Sprintf("http://127.0.0.1:%d", s.httpPort)
+	// esb's own calls go to loopback, or to GATEWAY_BIND_ADDR when the gateway
+	// listens on one address only.
+	gwHost := "127.0.0.1"
+	if s.bind != "" && s.bind != "0.0.0.0" && s.bind != "::" {
+		gwHost = s.bind
+	}
+	gwHTTP := "http://" + net.JoinHostPort(gwHost, strconv.Itoa(s.httpPort))
 	gw := supervisor.Service{
 		Name: "gateway", Path: s.esb, Args: []string{"gateway"},
 		Addr:        fmt.Sprintf("https://localhost:%d, http://localhost:%d", s.httpsPort, s.httpPort),
-		Health:      supervisor.TCPCheck(fmt.Sprintf("127.0.0.1:%d", s.httpPort)),
+		Health:      supervisor.TCPCheck(net.JoinHostPort(gwHost, strconv.Itoa(s.httpPort))),
 		After:       []string{"agent"},
 		Reload:      syscall.SIGHUP,
 		StopTimeout: 45 * time.Second,
