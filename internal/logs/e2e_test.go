@@ -22,12 +22,16 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// TestE2ETraceAcrossChainedInvoke is the product description's own test:
-// `esb up` (containerd mode, with VictoriaLogs as the managed log store) a
-// project whose caller function invokes callee asynchronously through the
-// Lambda API; one invoke of caller with a trace header, and `esb logs
-// --trace-id` finds both functions' lines and the gateway's.
-func TestE2ETraceAcrossChainedInvoke(t *testing.T) {
+// TestE2ELogs runs `esb up` (containerd mode, VictoriaLogs as the managed
+// log store) on testdata/chain and checks what `esb logs` finds:
+//   - the product description's own test: caller (Go) invokes callee
+//     asynchronously through the Lambda API; one invoke of caller with a
+//     trace header, and `esb logs --trace-id` finds both functions' lines and
+//     the gateway's;
+//   - a Python function that prints, logs with logging and raises: each
+//     invoke's lines by request id, START first and REPORT last, with their
+//     levels; `esb logs pyfail --level error` shows the exception only.
+func TestE2ELogs(t *testing.T) {
 	_, ctrdAddr := testDaemons(t)
 	vlBin := victoriaLogsBinary(t)
 	bin := t.TempDir()
@@ -76,6 +80,9 @@ func TestE2ETraceAcrossChainedInvoke(t *testing.T) {
 		err := cmd.Run()
 		return out.String(), err
 	}
+	if out, err := esb("base", "build", "python3.12"); err != nil {
+		t.Fatalf("esb base build python3.12: %v\n%s", err, out)
+	}
 	out, err := esb("up", "--wait")
 	t.Cleanup(func() {
 		if out, err := esb("down"); err != nil {
@@ -102,23 +109,30 @@ func TestE2ETraceAcrossChainedInvoke(t *testing.T) {
 			sec[k] = v
 		}
 	}
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	invoke := func(fn, payload, trace string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port(80)+"/2015-03-31/functions/"+fn+"/invocations", strings.NewReader(payload))
+		if trace != "" {
+			req.Header.Set("X-Amzn-Trace-Id", trace)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		h := sha256.Sum256([]byte(payload))
+		creds := aws.Credentials{AccessKeyID: sec["AWS_ACCESS_KEY_ID"], SecretAccessKey: sec["AWS_SECRET_ACCESS_KEY"]}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(h[:]), "lambda", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
 	root1 := fmt.Sprintf("1-%08x-%024x", time.Now().Unix(), time.Now().UnixNano())
-	payload := []byte(`{"n":7}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port(80)+"/2015-03-31/functions/caller/invocations", bytes.NewReader(payload))
-	req.Header.Set("X-Amzn-Trace-Id", "Root="+root1+";Parent=53995c3f42cd8ad8;Sampled=1")
-	req.Header.Set("Content-Type", "application/json")
-	h := sha256.Sum256(payload)
-	creds := aws.Credentials{AccessKeyID: sec["AWS_ACCESS_KEY_ID"], SecretAccessKey: sec["AWS_SECRET_ACCESS_KEY"]}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(h[:]), "lambda", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := (&http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" || !strings.Contains(string(body), `"queued":202`) {
+	resp, body := invoke("caller", `{"n":7}`, "Root="+root1+";Parent=53995c3f42cd8ad8;Sampled=1")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" || !strings.Contains(body, `"queued":202`) {
 		t.Fatalf("invoke caller: %s %s", resp.Status, body)
 	}
 
@@ -159,6 +173,63 @@ func TestE2ETraceAcrossChainedInvoke(t *testing.T) {
 	}
 	if !services["gateway"] || !services["function"] {
 		t.Errorf("services in the trace: %v", services)
+	}
+
+	// A Python function: print, logging at two levels, an exception; each
+	// invoke's lines by its request id, with their levels.
+	okResp, _ := invoke("pyfail", `{"n":1}`, "")
+	failResp, failBody := invoke("pyfail", `{"n":2,"fail":true}`, "")
+	if okResp.StatusCode != 200 || failResp.Header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(failBody, "ValueError") {
+		t.Fatalf("pyfail: %s / %s %s", okResp.Status, failResp.Status, failBody)
+	}
+	byRequest := func(id string, want int) []map[string]string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := esb("logs", "--request-id", id, "--json")
+			var rs []map[string]string
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var r map[string]string
+				if json.Unmarshal([]byte(line), &r) == nil && r["service"] == "function" {
+					rs = append(rs, r)
+				}
+			}
+			if err == nil && len(rs) >= want && strings.HasPrefix(rs[len(rs)-1]["_msg"], "REPORT") {
+				return rs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("esb logs --request-id %s: %v\n%s", id, err, out)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	levelOf := func(rs []map[string]string, text string) string {
+		for _, r := range rs {
+			if strings.Contains(r["_msg"], text) {
+				return r["level"]
+			}
+		}
+		return "(missing)"
+	}
+	okID := okResp.Header.Get("X-Amzn-RequestId")
+	rs := byRequest(okID, 5)
+	if !strings.HasPrefix(rs[0]["_msg"], "START RequestId: "+okID) {
+		t.Errorf("pyfail ok: first record %q", rs[0]["_msg"])
+	}
+	for text, level := range map[string]string{"pyfail printing n=1": "info", "pyfail info n=1": "info", "pyfail warning n=1": "warn"} {
+		if got := levelOf(rs, text); got != level {
+			t.Errorf("pyfail ok: %q at level %s, want %s", text, got, level)
+		}
+	}
+	failID := failResp.Header.Get("X-Amzn-RequestId")
+	rs = byRequest(failID, 5)
+	for text, level := range map[string]string{"pyfail warning n=2": "warn", "pyfail failed n=2": "error"} {
+		if got := levelOf(rs, text); got != level {
+			t.Errorf("pyfail failing: %q at level %s, want %s\n%v", text, got, level, rs)
+		}
+	}
+	if out, _ := esb("logs", "pyfail", "--level", "error"); !strings.Contains(out, "pyfail failed n=2") || strings.Contains(out, "n=1") {
+		t.Errorf("esb logs pyfail --level error:\n%s", out)
 	}
 
 	// The readable form, by function.
