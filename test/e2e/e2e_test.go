@@ -338,7 +338,24 @@ func helloGo(h *harness, name string) {
 	if sups != 1 {
 		t.Errorf("%d supervisors run after two concurrent esb up, want 1", sups)
 	}
+
+	// kill -9 of the supervisor itself: its daemons live on without it; the
+	// next esb up stops them and starts afresh, and the route answers again.
+	lock, err := os.ReadFile(filepath.Join(stateDir(dir), "run", "supervisor.lock"))
+	must(t, err)
+	var supPID int
+	fmt.Sscanf(string(lock), "%d", &supPID)
+	must(t, syscall.Kill(supPID, syscall.SIGKILL))
+	time.Sleep(200 * time.Millisecond)
+	if out, err := h.esb(dir, "status"); err == nil || !strings.Contains(out, "without a supervisor") {
+		t.Errorf("esb status with the supervisor gone: %v\n%s", err, out)
+	}
+	out := h.mustEsb(dir, "up", "--wait")
+	if !strings.Contains(out, "left from a supervisor that is gone") {
+		t.Errorf("esb up did not clean up after the dead supervisor:\n%s", out)
+	}
 	c := h.client(dir)
+	h.mustCall(c, 200, "GET", "/hello/again", h.token(dir), "")
 	r := h.mustCall(c, 200, "GET", "/hello/go", h.token(dir), "")
 	if !strings.Contains(r.body, "Hello, go") {
 		t.Errorf("GET /hello/go: %s", r.body)
