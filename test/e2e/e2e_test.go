@@ -16,22 +16,22 @@ import (
 // TestE2EDocker runs every scenario in docker mode.
 func TestE2EDocker(t *testing.T) {
 	h := newHarness(t, "docker", 27000)
-	t.Run("hello-python", func(t *testing.T) { h.t = t; helloPython(h, "e2e-docker-hello-python", true) })
-	t.Run("full-stack", func(t *testing.T) { h.t = t; fullStack(h, "e2e-docker-full-stack", true) })
+	t.Run("hello-python", func(t *testing.T) { h.t = t; helloPython(h, "e2e-docker-hello-python") })
+	t.Run("full-stack", func(t *testing.T) { h.t = t; fullStack(h, "e2e-docker-full-stack") })
 	t.Run("hello-go", func(t *testing.T) { h.t = t; helloGo(h, "e2e-docker-hello-go") })
 }
 
-// TestE2EContainerd runs the main scenarios in containerd mode.
+// TestE2EContainerd runs the same scenarios in containerd mode.
 func TestE2EContainerd(t *testing.T) {
 	h := newHarness(t, "containerd", 26000) // below the ephemeral port range
-	t.Run("hello-python", func(t *testing.T) { h.t = t; helloPython(h, "e2e-ctrd-hello-python", false) })
-	t.Run("full-stack", func(t *testing.T) { h.t = t; fullStack(h, "e2e-ctrd-full-stack", false) })
+	t.Run("hello-python", func(t *testing.T) { h.t = t; helloPython(h, "e2e-ctrd-hello-python") })
+	t.Run("full-stack", func(t *testing.T) { h.t = t; fullStack(h, "e2e-ctrd-full-stack") })
 }
 
 // helloPython: up, auth, routes, the Invoke API with the AWS CLI, scale-out
 // and scale to zero, a second esb up with a new route, restarts of the gateway
 // and the agent (idle and under load), kill -9, down.
-func helloPython(h *harness, name string, full bool) {
+func helloPython(h *harness, name string) {
 	t := h.t
 	dir := h.project("hello-python", name)
 	h.mustEsb(dir, "base", "build", "python3.12")
@@ -108,9 +108,6 @@ func helloPython(h *harness, name string, full bool) {
 		return err == nil && r.status == 200 && strings.Contains(r.body, "Hello again, new")
 	})
 
-	if !full {
-		return
-	}
 	scaling(h, dir, c, tok, name)
 	restarts(h, dir, c, tok)
 }
@@ -224,7 +221,7 @@ func restarts(h *harness, dir string, c *http.Client, tok string) {
 // fullStack: functions reach DynamoDB and S3 through boto3 and
 // aws-sdk-go-v2 unchanged, a chained invoke keeps the trace id, kill -9 of
 // the database keeps written data, esb up --reset wipes it.
-func fullStack(h *harness, name string, full bool) {
+func fullStack(h *harness, name string) {
 	t := h.t
 	dir := h.project("full-stack", name)
 	h.mustEsb(dir, "base", "build", "python3.12")
@@ -280,9 +277,6 @@ func fullStack(h *harness, name string, full bool) {
 		return false
 	})
 
-	if !full {
-		return
-	}
 	// kill -9 of the database: restarted, the acknowledged item is still there.
 	must(t, syscall.Kill(pidOf(t, dir, "dynamodb"), syscall.SIGKILL))
 	h.waitService(dir, "dynamodb", 1, 30*time.Second)
