@@ -84,16 +84,22 @@ func (f Format) AppendEntry(b []byte, e *Entry) []byte {
 		b = f.levelColor(b, rank, strings.ToUpper(level))
 		b = append(b, ' ')
 	}
+	// A multi-line record (Python's logging joins lines with \r, as on
+	// AWS) continues under its first line.
+	indent := width + 3
+	if f.Timestamps {
+		indent += len("2006-01-02T15:04:05.000000Z ")
+	}
 	if f.Color && rank >= LevelRank("error") {
 		b = append(b, ansiRed...)
-		b = append(b, msg...)
+		b = appendLines(b, msg, indent)
 		b = append(b, ansiReset...)
 	} else if f.Color && rank == LevelRank("warn") {
 		b = append(b, ansiYel...)
-		b = append(b, msg...)
+		b = appendLines(b, msg, indent)
 		b = append(b, ansiReset...)
 	} else {
-		b = append(b, msg...)
+		b = appendLines(b, msg, indent)
 	}
 	// A daemon's attributes, as slog's text handler shows them.
 	if svc != ServiceFunction && e.Get(FieldType) != "access" {
@@ -107,6 +113,27 @@ func (f Format) AppendEntry(b []byte, e *Entry) []byte {
 		}
 	}
 	return append(b, '\n')
+}
+
+// appendLines appends msg, breaking it at \r and \n into lines indented
+// by indent spaces, and dropping other control characters but tabs.
+func appendLines(b []byte, msg string, indent int) []byte {
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; {
+		case c == '\r' || c == '\n':
+			if c == '\r' && i+1 < len(msg) && msg[i+1] == '\n' {
+				i++
+			}
+			b = append(b, '\n')
+			for j := 0; j < indent; j++ {
+				b = append(b, ' ')
+			}
+		case c < 0x20 && c != '\t' || c == 0x7f:
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // accessLine renders a gateway access record: GET /hello 200 12.3 ms cold.

@@ -340,7 +340,13 @@ func (p *Pipeline) Handler() slog.Handler {
 	if p == nil {
 		return slog.DiscardHandler
 	}
-	return slog.NewJSONHandler(lineWriter{q: p.q, service: p.cfg.Service}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return slog.NewJSONHandler(lineWriter{q: p.q, service: p.cfg.Service}, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration { // "30s", as the text handler shows it, not nanoseconds
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}})
 }
 
 // Writer returns a writer that passes everything to w and also takes each

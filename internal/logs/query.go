@@ -373,9 +373,19 @@ func (r *Reader) followLocal(ctx context.Context, q Query, emit func([]Entry)) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// Each service's pipeline flushes on its own; lines are held back a
+	// moment so lines of several services still come out in time order.
+	holdBack := 2 * every
+	if holdBack < 500*time.Millisecond {
+		holdBack = 500 * time.Millisecond
+	}
+	var pending []Entry
 	for {
 		select {
 		case <-ctx.Done():
+			if len(pending) > 0 {
+				emit(pending)
+			}
 			return
 		case <-t.C:
 		}
@@ -405,9 +415,16 @@ func (r *Reader) followLocal(ctx context.Context, q Query, emit func([]Entry)) {
 				delete(r.offsets, p) // rotated away
 			}
 		}
-		if len(batch) > 0 {
-			sortEntries(batch)
-			emit(batch)
+		pending = append(pending, batch...)
+		sortEntries(pending)
+		cut := time.Now().Add(-holdBack)
+		n := 0
+		for n < len(pending) && pending[n].Time.Before(cut) {
+			n++
+		}
+		if n > 0 {
+			emit(pending[:n])
+			pending = append(pending[:0:0], pending[n:]...)
 		}
 	}
 }

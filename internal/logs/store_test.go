@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -326,5 +327,33 @@ func TestMkdirUnderKeepsModeAndGroup(t *testing.T) {
 		if info.Mode().Perm() != 0o775 || int(info.Sys().(*syscall.Stat_t).Gid) != gid {
 			t.Errorf("%s: mode %v gid %d, want 0775 and %d", d, info.Mode().Perm(), info.Sys().(*syscall.Stat_t).Gid, gid)
 		}
+	}
+}
+
+func TestFormatMultiLine(t *testing.T) {
+	e, _ := parseEntry([]byte(`{"_time":"2026-11-27T16:00:00Z","service":"function","function":"py","level":"error","_msg":"[ERROR] ValueError: boom\rTraceback (most recent call last):\r  File \"/var/task/app.py\"\u0007"}`))
+	want := "py           | [ERROR] ValueError: boom\n" +
+		"               Traceback (most recent call last):\n" +
+		"                 File \"/var/task/app.py\"\n"
+	if got := string(Format{}.AppendEntry(nil, &e)); got != want {
+		t.Errorf("multi-line:\n%q\nwant\n%q", got, want)
+	}
+	d, _ := parseEntry([]byte(`{"_time":"2026-11-27T16:00:00Z","service":"agent","level":"info","_msg":"agent started","readiness_timeout":"30s"}`))
+	if got := string(Format{}.AppendEntry(nil, &d)); got != "agent        | agent started readiness_timeout=30s\n" {
+		t.Errorf("daemon: %q", got)
+	}
+}
+
+func TestSlogDurationsAreReadable(t *testing.T) {
+	dir := t.TempDir()
+	logger, p, err := Setup(Config{Service: "agent", Dir: dir, FlushInterval: time.Millisecond}, slog.NewTextHandler(io.Discard, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger.Info("agent started", "readiness_timeout", 30*time.Second)
+	p.Close()
+	es, err := (&Reader{Source: Source{LogDir: dir}}).Read(context.Background(), Query{})
+	if err != nil || len(es) != 1 || es[0].Get("readiness_timeout") != "30s" {
+		t.Errorf("records %v %v", es, err)
 	}
 }
