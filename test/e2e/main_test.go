@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b, err, out)
+			os.RemoveAll(tmp)
 			os.Exit(1)
 		}
 	}
