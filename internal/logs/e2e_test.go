@@ -59,7 +59,7 @@ func TestE2ELogs(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644)
 	os.WriteFile(filepath.Join(dir, "generator.yml"), []byte("app:\n  name: logs-chain\n  tag: e2e\npaths:\n  sam_template: template.yaml\n  output_dir: .esb/\n"), 0o644)
 
-	const base = 47000
+	const base = 29000 // below the ephemeral port range, so no client socket holds one
 	port := func(off int) string { return strconv.Itoa(base + off) }
 	vlListen := "127.0.0.1:" + port(28)
 	env := append(os.Environ(),

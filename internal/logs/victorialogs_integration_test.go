@@ -39,8 +39,16 @@ var (
 // scripts/install-victorialogs.sh (go install, pinned) when it is missing.
 func victoriaLogsBinary(t testing.TB) string {
 	t.Helper()
+	// VICTORIALOGS_BIN=off (which keeps `esb up` from running one) does
+	// not apply to these tests.
+	getenv := func(k string) string {
+		if v := os.Getenv(k); !(k == "VICTORIALOGS_BIN" && v == "off") {
+			return v
+		}
+		return ""
+	}
 	vlOnce.Do(func() {
-		if vlBin = FindVictoriaLogs(os.Getenv); vlBin != "" {
+		if vlBin = FindVictoriaLogs(getenv); vlBin != "" {
 			return
 		}
 		_, self, _, _ := runtime.Caller(0)
@@ -51,7 +59,7 @@ func victoriaLogsBinary(t testing.TB) string {
 			vlErr = fmt.Errorf("install victoria-logs: %v\n%s", err, out)
 			return
 		}
-		if vlBin = FindVictoriaLogs(os.Getenv); vlBin == "" {
+		if vlBin = FindVictoriaLogs(getenv); vlBin == "" {
 			vlErr = fmt.Errorf("victoria-logs installed but not found")
 		}
 	})
