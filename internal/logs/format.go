@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"errors"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -222,8 +223,4 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, errBadSince
 }
 
-var errBadSince = errorString("want a duration like 10m, 2h or 1d, or a time like 2026-11-27T16:00:00Z")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errBadSince = errors.New("want a duration like 10m, 2h or 1d, or a time like 2026-11-27T16:00:00Z")
