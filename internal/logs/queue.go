@@ -155,6 +155,28 @@ func (q *queue) encodeRaw(dst, raw []byte) []byte {
 	return dst
 }
 
+// shrink lets go of buffers a burst grew once the queue is quiet again, so
+// an idle daemon does not keep megabytes it needed for a moment.
+func (q *queue) shrink() {
+	const small = 256 << 10
+	if cap(q.batch) > small {
+		q.batch = nil // shipper goroutine only
+	}
+	if cap(q.segBuf) > small {
+		q.segBuf = nil
+	}
+	q.mu.Lock()
+	if q.rawLines == 0 && !q.spooling {
+		if cap(q.spareRaw) > small {
+			q.spareRaw = nil
+		}
+		if cap(q.raw) > small {
+			q.raw = make([]byte, 0, 64<<10)
+		}
+	}
+	q.mu.Unlock()
+}
+
 // keepBytes is the largest buffer kept for reuse after a burst.
 func (q *queue) keepBytes() int { return q.cfg.memBytes + q.cfg.memBytes/4 }
 
@@ -213,8 +235,11 @@ func (q *queue) ship() {
 				q.spillLocked()
 			}
 			q.mu.Unlock()
-		} else if q.deliver(context.Background()) {
+		} else if before := q.delivered.Load(); q.deliver(context.Background()) {
 			backoff = 0
+			if q.delivered.Load() == before { // an idle tick
+				q.shrink()
+			}
 		} else {
 			if backoff == 0 {
 				backoff = q.cfg.retryMin
