@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edgeserverlessbox/esb/internal/agent"
 )
 
@@ -355,5 +357,40 @@ func TestSlogDurationsAreReadable(t *testing.T) {
 	es, err := (&Reader{Source: Source{LogDir: dir}}).Read(context.Background(), Query{})
 	if err != nil || len(es) != 1 || es[0].Get("readiness_timeout") != "30s" {
 		t.Errorf("records %v %v", es, err)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Open(Config{Service: "gateway", Dir: dir, FlushInterval: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(p.Writer(nil), "one line")
+	p.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.Collector())
+	var b strings.Builder
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			fmt.Fprintf(&b, "%s %v\n", mf.GetName(), m.GetCounter().GetValue()+m.GetGauge().GetValue())
+		}
+	}
+	for _, want := range []string{"esb_log_lines_total 1", "esb_log_lines_delivered_total 1", "esb_log_lines_dropped_total 0"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+	if data, _ := os.ReadFile(MetricsFile(dir, "gateway")); !strings.Contains(string(data), `esb_log_lines_delivered_total{service="gateway",store="local"} 1`) {
+		t.Errorf("metrics file:\n%s", data)
+	}
+	empty := prometheus.NewRegistry()
+	empty.MustRegister((*Pipeline)(nil).Collector())
+	if mfs, err := empty.Gather(); err != nil || len(mfs) != 0 {
+		t.Errorf("a nil pipeline collected %v %v", mfs, err)
 	}
 }
