@@ -37,11 +37,11 @@ demo:
 
 # Regenerate docs/benchmarks.md (takes a while; run on an otherwise idle machine).
 bench:
-	$(GO) run ./bench
+	scripts/bench.sh
 
 # Every benchmark scenario, as briefly as possible: checks the harness still works.
 bench-smoke:
-	$(GO) run ./bench -smoke
+	scripts/bench.sh -smoke
 
 proto:
 	cd api/agent/v1 && $(GO) generate

@@ -25,6 +25,36 @@ func allScenarios() []harness.Scenario {
 			Run:         runLoopbackHTTP,
 		},
 		{
+			Name:        "warm-invoke",
+			Description: "One warm invoke of an aws-lambda-go function: through the gateway vs. straight to the worker's esb-rie vs. the loopback floor.",
+			Run:         runWarmInvoke,
+		},
+		{
+			Name:        "throughput",
+			Description: "Requests per second through the gateway at 1, 8, 32 and 128 connections, next to the loopback floor.",
+			Run:         runThroughput,
+		},
+		{
+			Name:        "cold-start",
+			Description: "Container start to first answer, per mode and runtime: esb's agent vs. a bare `docker run` / `ctr run` of the same image.",
+			Run:         runColdStart,
+		},
+		{
+			Name:        "scale-out",
+			Description: "Concurrent requests served from zero workers vs. one request from zero.",
+			Run:         runScaleOut,
+		},
+		{
+			Name:        "esb-up",
+			Description: "`esb up --wait` to a ready project (hello-go, images built) vs. one bare `docker run` to first answer.",
+			Run:         runUp,
+		},
+		{
+			Name:        "idle-memory",
+			Description: "Memory of the idle control plane (gateway, agent, dynamodb, s3) after scale-to-zero, vs. a minimal idle Go HTTP server.",
+			Run:         runIdleMemory,
+		},
+		{
 			Name:        "dynamodb",
 			Description: "esb's DynamoDB against dynalite (npm) in the same run: PutItem, GetItem, Query of 100 items, and a 90/10 read/write mix with 32 clients.",
 			Run:         runDynamoDB,

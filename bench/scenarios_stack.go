@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
+	"github.com/edgeserverlessbox/esb/bench/harness"
+	"github.com/edgeserverlessbox/esb/bench/loadgen"
+	"github.com/edgeserverlessbox/esb/internal/manifest"
+)
+
+// helloEvent is the REST API event of GET /hello, for invoking a worker directly.
+var helloEvent = []byte(`{"resource":"/hello","path":"/hello","httpMethod":"GET","headers":{"Accept":"*/*"},` +
+	`"multiValueHeaders":{"Accept":["*/*"]},"queryStringParameters":null,"multiValueQueryStringParameters":null,` +
+	`"pathParameters":null,"stageVariables":null,"requestContext":{"resourcePath":"/hello","httpMethod":"GET","path":"/Prod/hello","stage":"Prod","requestId":"bench"},` +
+	`"body":null,"isBase64Encoded":false}`)
+
+// withStack starts hello-go (or another example) in a mode, runs fn, and stops it.
+func withStack(ctx context.Context, env *harness.Env, example, mode string, extra []string, fn func(*stack) error) error {
+	s, err := newStack(ctx, env, example, mode, extra...)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(example, "hello-python") {
+		if err := s.baseFor(ctx, "python3.12"); err != nil {
+			return err
+		}
+	}
+	defer s.down(context.WithoutCancel(ctx))
+	if _, err := s.up(ctx); err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+// runWarmInvoke compares one warm invoke through the gateway with the same
+// invoke sent straight to the worker's esb-rie and with the loopback floor.
+func runWarmInvoke(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	o := &harness.Outcome{Notes: "hello-go (provided.al2023, aws-lambda-go) in docker mode, one connection, HTTP/1.1 keep-alive. " +
+		"Gateway: `GET /hello` with a Bearer IdToken on the plain HTTP port (auth, routing, REST event, pool, response mapping). " +
+		"Direct: the same REST event POSTed to the worker's esb-rie. Floor: a Go echo server on loopback."}
+	err := withStack(ctx, env, "hello-go", "docker", nil, func(s *stack) error {
+		c := httpClient(1, false)
+		defer c.CloseIdleConnections()
+		route := s.routeOp(c, "/hello")
+		if err := route(ctx, 0); err != nil { // make one worker warm
+			return err
+		}
+		ws, err := s.workers(ctx)
+		if err != nil || len(ws) == 0 {
+			return fmt.Errorf("no warm worker after the first request (%v)", err)
+		}
+		addr := fmt.Sprintf("%s:%d", ws[0].Ip, ws[0].Port)
+		direct := func(ctx context.Context, _ int) error { return invokeWorker(ctx, c, addr, helloEvent) }
+		floorURL, stop, err := echoServer()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		floor := postOp(c, floorURL, string(helloEvent), nil)
+		pt := harness.Point{Load: "1 conn"}
+		lo := loadgen.Options{Concurrency: 1, Duration: env.Duration, Warmup: env.Duration / 5}
+		for _, v := range []struct {
+			name string
+			op   loadgen.Op
+			base bool
+		}{{"loopback floor", floor, true}, {"direct to esb-rie", direct, false}, {"through the gateway", route, false}} {
+			sm, err := harness.Measure(ctx, env, v.op, lo)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			pt.Variants = append(pt.Variants, harness.Variant{Name: v.name, Baseline: v.base, Samples: sm})
+		}
+		o.Points = append(o.Points, pt)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	direct := harness.Summarise(o.Points[0].Variants[1].Samples)
+	gw := harness.Summarise(o.Points[0].Variants[2].Samples)
+	o.Notes += fmt.Sprintf(" The gateway adds %s at p50 over direct.", fmtMicros(gw.P50-direct.P50))
+	return o, nil
+}
+
+func fmtMicros(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
+
+// runThroughput drives the gateway with 1–128 connections next to the floor.
+func runThroughput(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	o := &harness.Outcome{Plot: true, Notes: "hello-go through the gateway (docker mode; the pool scales to the default 10 workers) vs. the loopback echo floor, closed loop. " +
+		"The load generator runs on the same 2 cores as everything it measures."}
+	err := withStack(ctx, env, "hello-go", "docker", nil, func(s *stack) error {
+		floorURL, stop, err := echoServer()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		for _, c := range loads(env) {
+			client := httpClient(c, false)
+			pt := harness.Point{Load: fmt.Sprintf("%d conn", c)}
+			lo := loadgen.Options{Concurrency: c, Duration: env.Duration, Warmup: env.Duration / 2}
+			fs, err := harness.Measure(ctx, env, postOp(client, floorURL, string(helloEvent), nil), lo)
+			if err != nil {
+				return fmt.Errorf("floor at %d: %w", c, err)
+			}
+			// Bring the pool up to this concurrency first (cold starts are another scenario).
+			if _, err := loadgen.Run(ctx, s.routeOp(client, "/hello"), loadgen.Options{Concurrency: c, Requests: 2 * c, Duration: time.Minute}); err != nil {
+				return err
+			}
+			gs, err := harness.Measure(ctx, env, s.routeOp(client, "/hello"), lo)
+			if err != nil {
+				return fmt.Errorf("gateway at %d: %w", c, err)
+			}
+			client.CloseIdleConnections()
+			pt.Variants = append(pt.Variants,
+				harness.Variant{Name: "loopback floor", Baseline: true, Samples: fs},
+				harness.Variant{Name: "gateway", Samples: gs})
+			o.Points = append(o.Points, pt)
+		}
+		return nil
+	})
+	return o, err
+}
+
+// runColdStart measures a worker start through the agent (EnsureContainer, then
+// the first invoke answered) against a bare `docker run` / `ctr run` of the same
+// image to its first answer, for Go and Python in both modes.
+func runColdStart(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	o := &harness.Outcome{Notes: "Each round: esb's agent `EnsureContainer` (network, limits, read-only root, readiness) then the first invoke, timed to its answer; " +
+		"then the bare CLI with the same image, timed from exec to the first answer of the same invoke. " +
+		"`docker run -d` uses the same bridge network; `ctr run -d --net-host` sets up no network at all, so it does less than the agent. Rounds interleave; the first is dropped."}
+	rounds := 10
+	if env.Smoke {
+		rounds = 2
+	}
+	for _, mode := range []string{"docker", "containerd"} {
+		for _, ex := range []string{"hello-go", "hello-python"} {
+			err := withStack(ctx, env, ex, mode, nil, func(s *stack) error {
+				pt, err := coldPoint(ctx, s, rounds)
+				if err != nil {
+					return err
+				}
+				pt.Load = fmt.Sprintf("%s, %s", ex, mode)
+				o.Points = append(o.Points, *pt)
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s in %s mode: %w", ex, mode, err)
+			}
+		}
+	}
+	return o, nil
+}
+
+func onlyFunction(s *stack) (string, manifest.Function, error) {
+	for name, f := range s.fns.Functions {
+		return name, f, nil
+	}
+	return "", manifest.Function{}, errors.New("functions.yml lists no function")
+}
+
+func coldPoint(ctx context.Context, s *stack, rounds int) (*harness.Point, error) {
+	name, fn, err := onlyFunction(s)
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var esbSamples, bareSamples []harness.Sample
+	for i := range rounds + 1 {
+		// esb: ensure, first answer.
+		t0 := time.Now()
+		resp, err := s.agent.EnsureContainer(ctx, &agentv1.EnsureContainerRequest{
+			Function: name, Image: fn.Image, MemoryMb: int32(fn.MemorySize), TimeoutSeconds: int32(fn.Timeout),
+			Project: s.project + "-cold",
+			Env: map[string]string{
+				"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemorySize),
+				"AWS_LAMBDA_FUNCTION_TIMEOUT": strconv.Itoa(fn.Timeout), "ESB_LOG_FORMAT": "json",
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ensure: %w", err)
+		}
+		w := resp.Worker
+		err = invokeWorker(ctx, c, fmt.Sprintf("%s:%d", w.Ip, w.Port), helloEvent)
+		esbD := time.Since(t0)
+		if _, derr := s.agent.DestroyContainer(ctx, &agentv1.DestroyContainerRequest{Id: w.Id}); derr != nil && err == nil {
+			err = derr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("first invoke: %w", err)
+		}
+		bareD, err := bareRun(ctx, s, c, fn, i)
+		if err != nil {
+			return nil, fmt.Errorf("bare %s run: %w", s.mode, err)
+		}
+		if i == 0 {
+			continue // warm-up round
+		}
+		esbSamples = append(esbSamples, harness.Sample{P50: esbD, P99: esbD})
+		bareSamples = append(bareSamples, harness.Sample{P50: bareD, P99: bareD})
+	}
+	bare := "docker run"
+	if s.mode == "containerd" {
+		bare = "ctr run"
+	}
+	return &harness.Point{Variants: []harness.Variant{
+		{Name: bare, Baseline: true, Samples: collapse(bareSamples)},
+		{Name: "esb agent", Samples: collapse(esbSamples)},
+	}}, nil
+}
+
+// collapse turns per-round single measurements into one sample per round with
+// the distribution's p50/p99 over the rounds, so the report's median and p99 are
+// over rounds.
+func collapse(rounds []harness.Sample) []harness.Sample {
+	ds := make([]time.Duration, len(rounds))
+	for i, r := range rounds {
+		ds[i] = r.P50
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	q := func(f float64) time.Duration { return ds[min(len(ds)-1, int(f*float64(len(ds))))] }
+	out := make([]harness.Sample, len(rounds))
+	for i, r := range rounds {
+		out[i] = harness.Sample{P50: r.P50, P99: q(0.99)}
+	}
+	return out
+}
+
+// bareRun starts the function's image with the engine's own CLI and times it to
+// the first answer of an invoke.
+func bareRun(ctx context.Context, s *stack, c *http.Client, fn manifest.Function, round int) (time.Duration, error) {
+	id := fmt.Sprintf("esb-bench-bare-%d-%d", os.Getpid(), round)
+	var addr string
+	t0 := time.Now()
+	switch s.mode {
+	case "docker":
+		out, err := exec.CommandContext(ctx, "docker", "-H", s.eng.dockerHost, "run", "-d", "--name", id,
+			"--network", "esb-bench", "--memory", "128m", fn.Image).CombinedOutput()
+		defer exec.Command("docker", "-H", s.eng.dockerHost, "rm", "-f", id).Run()
+		if err != nil {
+			return 0, fmt.Errorf("docker run: %v: %s", err, out)
+		}
+		ip, err := exec.CommandContext(ctx, "docker", "-H", s.eng.dockerHost, "inspect", "-f",
+			"{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id).Output()
+		if err != nil {
+			return 0, fmt.Errorf("docker inspect: %v", err)
+		}
+		addr = strings.TrimSpace(string(ip)) + ":8080"
+	default:
+		port := 25900 + round%50
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+		args := []string{"--address", s.eng.containerd, "-n", "esb-bench", "run", "-d", "--net-host",
+			"--memory-limit", strconv.Itoa(fn.MemorySize << 20), "docker.io/library/" + fn.Image, id,
+			"/usr/local/bin/esb-rie", "--listen", addr}
+		if strings.HasPrefix(fn.Runtime, "provided") {
+			args = append(args, "/var/task/bootstrap")
+		} else {
+			args = append(args, "--runtime", fn.Runtime, fn.Handler)
+		}
+		out, err := exec.CommandContext(ctx, "ctr", args...).CombinedOutput()
+		defer func() {
+			exec.Command("ctr", "--address", s.eng.containerd, "-n", "esb-bench", "tasks", "kill", "-s", "SIGKILL", id).Run()
+			for range 50 {
+				if exec.Command("ctr", "--address", s.eng.containerd, "-n", "esb-bench", "containers", "rm", id).Run() == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+		if err != nil {
+			return 0, fmt.Errorf("ctr run: %v: %s", err, out)
+		}
+	}
+	for {
+		err := invokeWorker(ctx, c, addr, helloEvent)
+		if err == nil {
+			return time.Since(t0), nil
+		}
+		if time.Since(t0) > 30*time.Second {
+			return 0, fmt.Errorf("no answer from %s within 30s: %w", addr, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// runScaleOut serves N concurrent requests from zero workers, against one
+// request from zero (the baseline), in containerd mode.
+func runScaleOut(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	const n = 8
+	o := &harness.Outcome{Notes: fmt.Sprintf("hello-go in containerd mode, scaled to zero before each round (idle timeout 1 s). "+
+		"Baseline: one request from zero (a cold start through the gateway). Then %d concurrent requests from zero: each needs its own new worker; "+
+		"p50/p99 are over the %d requests, req/s is %d over the time to the last answer.", n, n, n)}
+	rounds := 5
+	if env.Smoke {
+		rounds = 1
+	}
+	extra := []string{"GATEWAY_IDLE_TIMEOUT_SECONDS=1", "HEARTBEAT_INTERVAL=0.5"}
+	err := withStack(ctx, env, "hello-go", "containerd", extra, func(s *stack) error {
+		var one, many []harness.Sample
+		for range rounds {
+			for _, k := range []int{1, n} {
+				if err := s.waitForZero(ctx, 30*time.Second); err != nil {
+					return err
+				}
+				sm, err := burst(ctx, s, k)
+				if err != nil {
+					return err
+				}
+				if k == 1 {
+					one = append(one, sm)
+				} else {
+					many = append(many, sm)
+				}
+			}
+		}
+		o.Points = append(o.Points, harness.Point{Load: fmt.Sprintf("from zero, %d requests", n), Variants: []harness.Variant{
+			{Name: "1 request from zero", Baseline: true, Samples: one},
+			{Name: fmt.Sprintf("%d concurrent from zero", n), Samples: many},
+		}})
+		return nil
+	})
+	return o, err
+}
+
+func burst(ctx context.Context, s *stack, k int) (harness.Sample, error) {
+	c := httpClient(k, false)
+	defer c.CloseIdleConnections()
+	op := s.routeOp(c, "/hello")
+	var h loadgen.Histogram
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	t0 := time.Now()
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := time.Now()
+			err := op(ctx, 0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			h.Record(time.Since(st))
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	if firstErr != nil {
+		return harness.Sample{}, firstErr
+	}
+	return harness.Sample{P50: h.Quantile(0.5), P99: h.Quantile(1), Throughput: float64(k) / elapsed.Seconds(), Requests: uint64(k)}, nil
+}
+
+// runUp times `esb up --wait` for hello-go with its images built, against one
+// bare `docker run` of the same image to its first answer.
+func runUp(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	rounds := env.Repeat
+	s, err := newStack(ctx, env, "hello-go", "docker")
+	if err != nil {
+		return nil, err
+	}
+	defer s.down(context.WithoutCancel(ctx))
+	if _, err := s.up(ctx); err != nil { // builds the images
+		return nil, err
+	}
+	_, fn, err := onlyFunction(s)
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var ups, bares []harness.Sample
+	for i := range rounds {
+		s.down(ctx)
+		d, err := s.up(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ups = append(ups, harness.Sample{Value: float64(d) / 1e6})
+		b, err := bareRun(ctx, s, c, fn, i)
+		if err != nil {
+			return nil, err
+		}
+		bares = append(bares, harness.Sample{Value: float64(b) / 1e6})
+	}
+	return &harness.Outcome{
+		Notes: "From nothing running to every service healthy and the gateway ready (images already built, so `esb up` only checks them). " +
+			"Baseline: one bare `docker run` of the hello-go image to its first answer, in the same run.",
+		Points: []harness.Point{{Load: "hello-go, docker mode", Variants: []harness.Variant{
+			{Name: "docker run → first answer", Baseline: true, Unit: "ms", Samples: bares},
+			{Name: "esb up --wait", Unit: "ms", Samples: ups},
+		}}},
+	}, nil
+}
+
+// runIdleMemory measures the control plane's memory once the functions scaled
+// to zero, against the floor of a minimal idle Go HTTP server.
+func runIdleMemory(ctx context.Context, env *harness.Env) (*harness.Outcome, error) {
+	floorRSS, floorPSS, err := floorMemory(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	o := &harness.Outcome{Notes: "hello-go in docker mode after one request and scale-to-zero (idle timeout 1 s), 5 s idle. " +
+		"The daemons are one binary, so their shared pages count once in PSS (the honest total); RSS counts them in every process. " +
+		"Baseline: a minimal Go HTTP server, idle — the least a Go daemon costs."}
+	extra := []string{"GATEWAY_IDLE_TIMEOUT_SECONDS=1", "HEARTBEAT_INTERVAL=0.5"}
+	err = withStack(ctx, env, "hello-go", "docker", extra, func(s *stack) error {
+		c := httpClient(1, false)
+		if err := s.routeOp(c, "/hello")(ctx, 0); err != nil {
+			return err
+		}
+		c.CloseIdleConnections()
+		if err := s.waitForZero(ctx, 30*time.Second); err != nil {
+			return err
+		}
+		time.Sleep(5 * time.Second)
+		pids, err := s.servicePIDs(ctx)
+		if err != nil {
+			return err
+		}
+		var totRSS, totPSS float64
+		rssPt := harness.Point{Load: "RSS", Variants: []harness.Variant{{Name: "minimal Go HTTP server", Baseline: true, Unit: "MiB", Samples: []harness.Sample{{Value: floorRSS}}}}}
+		pssPt := harness.Point{Load: "PSS", Variants: []harness.Variant{{Name: "minimal Go HTTP server", Baseline: true, Unit: "MiB", Samples: []harness.Sample{{Value: floorPSS}}}}}
+		for _, name := range []string{"gateway", "agent", "dynamodb", "s3"} {
+			pid, ok := pids[name]
+			if !ok {
+				return fmt.Errorf("no pid for %s", name)
+			}
+			rss, pss, err := memory(pid)
+			if err != nil {
+				return fmt.Errorf("memory of %s: %w", name, err)
+			}
+			totRSS += rss
+			totPSS += pss
+			rssPt.Variants = append(rssPt.Variants, harness.Variant{Name: name, Unit: "MiB", Samples: []harness.Sample{{Value: rss}}})
+			pssPt.Variants = append(pssPt.Variants, harness.Variant{Name: name, Unit: "MiB", Samples: []harness.Sample{{Value: pss}}})
+		}
+		rssPt.Variants = append(rssPt.Variants, harness.Variant{Name: "total (4 daemons)", Unit: "MiB", Samples: []harness.Sample{{Value: totRSS}}})
+		pssPt.Variants = append(pssPt.Variants, harness.Variant{Name: "total (4 daemons)", Unit: "MiB", Samples: []harness.Sample{{Value: totPSS}}})
+		if pid, ok := pids["supervisor"]; ok {
+			if _, pss, err := memory(pid); err == nil {
+				o.Notes += fmt.Sprintf(" The supervisor (`esb up`'s own process) adds %.1f MiB PSS.", pss)
+			}
+		}
+		o.Points = append(o.Points, pssPt, rssPt)
+		return nil
+	})
+	return o, err
+}
+
+// floorMemory builds and starts a minimal Go HTTP server and reads its memory.
+func floorMemory(ctx context.Context, env *harness.Env) (rss, pss float64, err error) {
+	dir := filepath.Join(env.WorkDir, "floor")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, 0, err
+	}
+	src := "package main\n\nimport \"net/http\"\n\nfunc main() {\n\thttp.HandleFunc(\"/\", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(\"ok\")) })\n\thttp.ListenAndServe(\"127.0.0.1:0\", nil)\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		return 0, 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module floor\n\ngo 1.26\n"), 0o644); err != nil {
+		return 0, 0, err
+	}
+	bin := filepath.Join(dir, "floor")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Dir, build.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("build floor server: %v: %s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(2 * time.Second)
+	return memory(cmd.Process.Pid)
+}
