@@ -38,6 +38,9 @@ say "build esb"
 make -s build
 esb=$repo/bin/esb
 
+say "VictoriaLogs (the log store; go install of a pinned version, once)"
+scripts/install-victorialogs.sh "$repo/bin"
+
 dir=${ESB_DEMO_DIR:-$HOME/.esb/demo/hello-python}
 say "example hello-python in $dir"
 mkdir -p "$dir"

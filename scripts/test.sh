@@ -15,4 +15,8 @@ echo "== integration and end-to-end tests (private dockerd + containerd)"
 trap 'scripts/test-daemons.sh stop' EXIT
 eval "$(scripts/test-daemons.sh start)"
 export ESB_E2E=1
+scripts/install-victorialogs.sh   # into $(go env GOPATH)/bin, where esb finds it
 go test -count=1 -timeout 40m -p 1 -run 'Integration|E2E' ./...
+
+echo "== benchmark smoke run (every scenario once, briefly; asserts only that each runs)"
+go run ./bench -smoke

@@ -326,6 +326,9 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	defer logp.Close()
 	s.cfg.Logger = logger
 	s.cfg.AccessLogWriter = logp.Writer(g.Stderr)
+	if err := startPprof(ctx, logger); err != nil {
+		return err
+	}
 	conn, err := dialAgent(s)
 	if err != nil {
 		return err
