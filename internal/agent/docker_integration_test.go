@@ -41,7 +41,11 @@ func dockerMode(t *testing.T, host string) mode {
 		},
 		unmanaged: func(t *testing.T) (string, func() bool) {
 			ctx := context.Background()
-			c, err := cli.ContainerCreate(ctx, &container.Config{Image: agenttest.WorkerImage}, nil, nil, nil, "")
+			// As if someone ran an esb image by hand: Docker copies the image's
+			// esb.managed label into the container, but only the agent sets
+			// esb.created-at, so the agent must still leave it alone.
+			c, err := cli.ContainerCreate(ctx, &container.Config{Image: agenttest.WorkerImage,
+				Labels: map[string]string{agent.LabelManaged: "true", agent.LabelFunction: "Hand"}}, nil, nil, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,10 @@ import (
 )
 
 // Labels the agent puts on every object it creates. Nothing without
-// LabelManaged=true is ever touched.
+// LabelManaged=true is ever touched; a container is a worker only when it also
+// carries LabelCreatedAt, which only the agent sets (Docker copies an image's
+// labels into its containers, so esb.managed alone would also match a
+// container someone started by hand from an esb image).
 const (
 	LabelManaged   = "esb.managed"
 	LabelFunction  = "esb.function"
@@ -27,6 +30,11 @@ const (
 	// LabelIP records the worker's address where the runtime does not (containerd + CNI).
 	LabelIP = "esb.ip"
 )
+
+// IsWorker tells whether a container's labels mark it as one the agent made.
+func IsWorker(labels map[string]string) bool {
+	return labels[LabelManaged] == "true" && labels[LabelCreatedAt] != ""
+}
 
 // WorkerPort is the port of esb-rie's invoke endpoint inside every worker.
 const WorkerPort = 8080

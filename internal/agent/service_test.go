@@ -463,3 +463,19 @@ func TestHostAliasesEntries(t *testing.T) {
 		t.Errorf("host ip not used: %v", e)
 	}
 }
+
+func TestIsWorker(t *testing.T) {
+	for _, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{LabelManaged: "true", LabelCreatedAt: "2026-11-27T16:00:00Z"}, true},
+		{map[string]string{LabelManaged: "true"}, false}, // an esb image's labels, copied by Docker
+		{map[string]string{LabelManaged: "false", LabelCreatedAt: "x"}, false},
+		{nil, false},
+	} {
+		if got := IsWorker(c.labels); got != c.want {
+			t.Errorf("IsWorker(%v) = %v, want %v", c.labels, got, c.want)
+		}
+	}
+}

@@ -39,6 +39,8 @@ type agentOptions struct {
 
 	dockerHost    string
 	dockerNetwork string
+	dockerLogSize string
+	dockerLogFile string
 
 	containerdAddress   string
 	containerdNamespace string
@@ -87,6 +89,8 @@ mutual TLS. Every flag has an environment variable; the flag wins.`,
 	f.StringSliceVar(&o.addHosts, "add-host", splitList(envOr("ESB_ADD_HOSTS", "")), "extra or overriding name=ip entries for workers, repeatable (ESB_ADD_HOSTS, comma-separated)")
 	f.StringVar(&o.dockerHost, "docker-host", envOr("DOCKER_HOST", ""), "Docker Engine address (DOCKER_HOST; default unix:///var/run/docker.sock)")
 	f.StringVar(&o.dockerNetwork, "docker-network", envOr("ESB_DOCKER_NETWORK", "esb"), "user-defined bridge network for workers, created when missing (ESB_DOCKER_NETWORK)")
+	f.StringVar(&o.dockerLogSize, "docker-log-max-size", envOr("ESB_DOCKER_LOG_MAX_SIZE", "20m"), "size of each json-file log file of a worker, the slack for output bursts (ESB_DOCKER_LOG_MAX_SIZE)")
+	f.StringVar(&o.dockerLogFile, "docker-log-max-files", envOr("ESB_DOCKER_LOG_MAX_FILES", "5"), "json-file log files kept per worker (ESB_DOCKER_LOG_MAX_FILES)")
 	f.StringVar(&o.containerdAddress, "containerd-address", envOr("CONTAINERD_ADDRESS", ctrd.DefaultAddress), "containerd socket (CONTAINERD_ADDRESS)")
 	f.StringVar(&o.containerdNamespace, "containerd-namespace", envOr("CONTAINERD_NAMESPACE", ctrd.DefaultNamespace), "containerd namespace for workers (CONTAINERD_NAMESPACE)")
 	f.StringVar(&o.snapshotter, "snapshotter", envOr("CONTAINERD_SNAPSHOTTER", ""), "containerd snapshotter (CONTAINERD_SNAPSHOTTER; default containerd's, overlayfs)")
@@ -191,7 +195,7 @@ func runAgent(ctx context.Context, g *Globals, o *agentOptions) error {
 	var rt agent.Runtime
 	switch o.mode {
 	case "docker":
-		rt, err = docker.New(ctx, docker.Config{Host: o.dockerHost, Network: o.dockerNetwork, Aliases: aliases}, logger)
+		rt, err = docker.New(ctx, docker.Config{Host: o.dockerHost, Network: o.dockerNetwork, Aliases: aliases, LogMaxSize: o.dockerLogSize, LogMaxFiles: o.dockerLogFile}, logger)
 	case "containerd":
 		rt, err = ctrd.New(ctx, ctrd.Config{
 			Address:     o.containerdAddress,

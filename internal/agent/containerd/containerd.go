@@ -521,8 +521,8 @@ func (r *Runtime) load(ctx context.Context, id string) (containerd.Container, er
 	if err != nil {
 		return nil, fmt.Errorf("labels of container %s: %w", id, err)
 	}
-	if labels[agent.LabelManaged] != "true" {
-		return nil, fmt.Errorf("container %s is not labelled %s=true; esb leaves it alone: %w", id, agent.LabelManaged, agent.ErrNotManaged)
+	if !agent.IsWorker(labels) {
+		return nil, fmt.Errorf("container %s is not an esb worker (labels %s=true and %s); esb leaves it alone: %w", id, agent.LabelManaged, agent.LabelCreatedAt, agent.ErrNotManaged)
 	}
 	return c, nil
 }
@@ -614,7 +614,7 @@ func (r *Runtime) task(ctx context.Context, id string) (containerd.Task, error) 
 // List reports esb's containers with their task states, in two calls.
 func (r *Runtime) List(ctx context.Context, f agent.Filter) ([]agent.Container, error) {
 	ctx = r.ns(ctx)
-	filter := `labels."` + agent.LabelManaged + `"==true`
+	filter := `labels."` + agent.LabelManaged + `"==true,labels."` + agent.LabelCreatedAt + `"`
 	if f.Function != "" {
 		filter += `,labels."` + agent.LabelFunction + `"==` + strconv.Quote(f.Function)
 	}

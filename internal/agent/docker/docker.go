@@ -35,8 +35,12 @@ type Config struct {
 	Network string
 	// Aliases are the host names resolvable inside workers.
 	Aliases agent.HostAliases
-	// LogMaxSize bounds each worker's json-file log ("10m").
+	// LogMaxSize bounds each of a worker's json-file log files ("20m").
 	LogMaxSize string
+	// LogMaxFiles is how many such files Docker keeps ("5"). The agent follows
+	// the log as it is written; these files are its slack when a burst outruns
+	// Docker's log API, so a larger budget loses no lines in bigger bursts.
+	LogMaxFiles string
 }
 
 // Runtime drives Docker Engine.
@@ -60,7 +64,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Runtime, error)
 		cfg.Network = "esb"
 	}
 	if cfg.LogMaxSize == "" {
-		cfg.LogMaxSize = "10m"
+		cfg.LogMaxSize = "20m"
+	}
+	if cfg.LogMaxFiles == "" {
+		cfg.LogMaxFiles = "5"
 	}
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if cfg.Host != "" {
@@ -161,7 +168,7 @@ func (r *Runtime) Start(ctx context.Context, spec agent.Spec, out agent.Output) 
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    r.securityOpt,
 		ExtraHosts:     r.hosts,
-		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": r.cfg.LogMaxSize, "max-file": "2"}},
+		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": r.cfg.LogMaxSize, "max-file": r.cfg.LogMaxFiles}},
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
 			Memory:     spec.MemoryBytes,
@@ -274,8 +281,8 @@ func (r *Runtime) inspectManaged(ctx context.Context, id string) (container.Insp
 	if err != nil {
 		return info, fmt.Errorf("inspect container %s: %w", id, err)
 	}
-	if info.Config == nil || info.Config.Labels[agent.LabelManaged] != "true" {
-		return info, fmt.Errorf("container %s is not labelled %s=true; esb leaves it alone: %w", id, agent.LabelManaged, agent.ErrNotManaged)
+	if info.Config == nil || !agent.IsWorker(info.Config.Labels) {
+		return info, fmt.Errorf("container %s is not an esb worker (labels %s=true and %s); esb leaves it alone: %w", id, agent.LabelManaged, agent.LabelCreatedAt, agent.ErrNotManaged)
 	}
 	return info, nil
 }
@@ -313,7 +320,7 @@ func (r *Runtime) Resume(ctx context.Context, id string) error {
 
 // List reports esb's containers.
 func (r *Runtime) List(ctx context.Context, f agent.Filter) ([]agent.Container, error) {
-	args := filters.NewArgs(filters.Arg("label", agent.LabelManaged+"=true"))
+	args := filters.NewArgs(filters.Arg("label", agent.LabelManaged+"=true"), filters.Arg("label", agent.LabelCreatedAt))
 	if f.Function != "" {
 		args.Add("label", agent.LabelFunction+"="+f.Function)
 	}
