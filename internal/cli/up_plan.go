@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 	"github.com/edgeserverlessbox/esb/internal/agent/cni"
 	"github.com/edgeserverlessbox/esb/internal/dynamo"
+	"github.com/edgeserverlessbox/esb/internal/logs"
 	"github.com/edgeserverlessbox/esb/internal/project"
 	"github.com/edgeserverlessbox/esb/internal/supervisor"
 )
@@ -105,7 +105,7 @@ func readUpSettings(proj *project.Project, getenv func(string) string) (upSettin
 	}
 	s.esb = exe
 	if s.vlogsURL == "" {
-		s.vlogsBin = findVictoriaLogs(getenv, exe)
+		s.vlogsBin = logs.FindVictoriaLogs(getenv)
 	}
 	return s, nil
 }
@@ -115,36 +115,6 @@ func firstNonEmpty(vs ...string) string {
 		if v != "" {
 			return v
 		}
-	}
-	return ""
-}
-
-// findVictoriaLogs looks for the VictoriaLogs binary: $VICTORIALOGS_BIN,
-// victoria-logs beside esb, $(go env GOPATH)/bin, then PATH.
-func findVictoriaLogs(getenv func(string) string, esb string) string {
-	if p := getenv(envVLogsBin); p != "" {
-		if strings.EqualFold(p, "off") {
-			return ""
-		}
-		return p
-	}
-	cands := []string{filepath.Join(filepath.Dir(esb), "victoria-logs")}
-	gopath := getenv("GOPATH")
-	if gopath == "" {
-		if h := getenv("HOME"); h != "" {
-			gopath = filepath.Join(h, "go")
-		}
-	}
-	if gopath != "" {
-		cands = append(cands, filepath.Join(strings.Split(gopath, ":")[0], "bin", "victoria-logs"))
-	}
-	for _, c := range cands {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return c
-		}
-	}
-	if p, err := exec.LookPath("victoria-logs"); err == nil {
-		return p
 	}
 	return ""
 }
@@ -260,7 +230,7 @@ func planServices(proj *project.Project, l supervisor.Layout, s upSettings, sec 
 		u := supervisor.LocalURL(s.vlogsListen)
 		add(supervisor.Service{
 			Name: "victorialogs", Path: s.vlogsBin,
-			Args:   []string{"-storageDataPath=" + l.DataDir("victorialogs"), "-httpListenAddr=" + s.vlogsListen},
+			Args:   logs.VictoriaLogsArgs(l.DataDir("victorialogs"), s.vlogsListen),
 			Addr:   u,
 			Health: supervisor.HTTPCheck(u + "/health"),
 		}, nil)

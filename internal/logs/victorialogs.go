@@ -29,12 +29,14 @@ const (
 // FindVictoriaLogs returns the victoria-logs binary to run, looked up as
 // docs/contracts.md says: $VICTORIALOGS_BIN, then victoria-logs beside the
 // esb binary, then $(go env GOPATH)/bin, then PATH. It returns "" when there
-// is none (the pipeline then uses the local store).
+// is none or VICTORIALOGS_BIN is "off" (the pipeline then uses the local store).
 func FindVictoriaLogs(getenv func(string) string) string {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if p := getenv("VICTORIALOGS_BIN"); p != "" {
+	if p := getenv("VICTORIALOGS_BIN"); strings.EqualFold(p, "off") {
+		return ""
+	} else if p != "" {
 		if isExecutable(p) {
 			return p
 		}
