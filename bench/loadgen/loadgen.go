@@ -22,7 +22,9 @@ type Options struct {
 	// second on a fixed schedule and latency is measured from each one's
 	// scheduled start, so a stall is charged to every request it delayed.
 	Rate float64
-	// Duration bounds the run's measured phase.
+	// Duration bounds the run's measured phase: no request starts after it.
+	// Requests in flight when it ends finish and count (so the slowest ones are
+	// not censored from the tail), for at most DrainGrace more.
 	Duration time.Duration
 	// Requests bounds the number of measured requests (0 = no bound).
 	Requests int
@@ -76,6 +78,9 @@ func Run(ctx context.Context, op Op, o Options) (*Result, error) {
 
 // shared is the state workers update at the end of a run or under errMu.
 type shared struct {
+	// stop ends when no new request may start; requests run under the
+	// context newShared returns, which outlives it by DrainGrace.
+	stop     context.Context
 	mu       sync.Mutex
 	res      Result
 	budget   chan struct{} // one token per allowed request, when Requests > 0
@@ -104,13 +109,22 @@ func (s *shared) merge(h *Histogram, n uint64) {
 	s.mu.Unlock()
 }
 
+// DrainGrace is how long requests in flight at the end of a run's Duration
+// may still take.
+const DrainGrace = 10 * time.Second
+
 func newShared(ctx context.Context, o Options) (*shared, context.Context) {
 	var cctx context.Context
 	s := &shared{maxErr: o.MaxErrors}
 	if o.Duration > 0 {
-		cctx, s.cancel = context.WithTimeout(ctx, o.Duration)
+		cctx, s.cancel = context.WithTimeout(ctx, o.Duration+DrainGrace)
+		var stopCancel context.CancelFunc
+		s.stop, stopCancel = context.WithTimeout(cctx, o.Duration)
+		cancel := s.cancel
+		s.cancel = func() { stopCancel(); cancel() }
 	} else {
 		cctx, s.cancel = context.WithCancel(ctx)
+		s.stop = cctx
 	}
 	if o.Requests > 0 {
 		s.budget = make(chan struct{}, o.Requests)
@@ -142,7 +156,7 @@ func runClosed(ctx context.Context, op Op, o Options) (*Result, error) {
 			defer wg.Done()
 			h := new(Histogram)
 			var n uint64
-			for cctx.Err() == nil && s.take() {
+			for s.stop.Err() == nil && s.take() {
 				t0 := time.Now()
 				err := op(cctx, w)
 				if err != nil {
@@ -179,7 +193,7 @@ func runOpen(ctx context.Context, op Op, o Options) (*Result, error) {
 			h := new(Histogram)
 			var n uint64
 			for intended := range starts {
-				if cctx.Err() != nil {
+				if s.stop.Err() != nil {
 					continue // drain
 				}
 				err := op(cctx, w)
@@ -202,16 +216,16 @@ func runOpen(ctx context.Context, op Op, o Options) (*Result, error) {
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
 			select {
-			case <-cctx.Done():
+			case <-s.stop.Done():
 			case <-timer.C:
 			}
 		}
-		if cctx.Err() != nil || !s.take() {
+		if s.stop.Err() != nil || !s.take() {
 			break
 		}
 		select {
 		case starts <- next:
-		case <-cctx.Done():
+		case <-s.stop.Done():
 		}
 	}
 	close(starts)

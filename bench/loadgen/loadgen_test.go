@@ -96,3 +96,26 @@ func TestErrorsStopTheRun(t *testing.T) {
 		t.Fatalf("errors = %d first = %v elapsed = %v", res.Errors, res.FirstError, res.Elapsed)
 	}
 }
+
+// A request slower than the whole run still finishes and counts: the slow
+// tail is what a latency benchmark must not drop.
+func TestRequestsInFlightAtTheEndCount(t *testing.T) {
+	op := func(ctx context.Context, _ int) error {
+		select {
+		case <-time.After(120 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r, err := Run(context.Background(), op, Options{Concurrency: 2, Duration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 2 || r.Errors != 0 {
+		t.Fatalf("requests %d errors %d, want 2 and 0", r.Requests, r.Errors)
+	}
+	if p := r.Latency.Quantile(0.5); p < 100*time.Millisecond {
+		t.Errorf("p50 %v, want the full 120ms", p)
+	}
+}
