@@ -326,6 +326,7 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	defer logp.Close()
 	s.cfg.Logger = logger
 	s.cfg.AccessLogWriter = logp.Writer(g.Stderr)
+	s.cfg.MetricsCollectors = append(s.cfg.MetricsCollectors, logp.Collector())
 	if err := startPprof(ctx, logger); err != nil {
 		return err
 	}

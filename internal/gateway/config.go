@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edgeserverlessbox/esb/internal/pool"
 )
 
@@ -90,6 +92,9 @@ type Config struct {
 	AccessLog       bool
 	AccessLogWriter io.Writer
 	Logger          *slog.Logger
+	// MetricsCollectors are served on /metrics next to the gateway's own
+	// (the log pipeline's counters).
+	MetricsCollectors []prometheus.Collector
 	// Clock drives pools and breakers (tests); nil = wall clock.
 	Clock pool.Clock
 }

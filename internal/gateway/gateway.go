@@ -122,7 +122,7 @@ func New(cfg Config, agent Agent) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.queue = q
-	g.metrics = newMetrics(g.pools.Stats, q.Len)
+	g.metrics = newMetrics(g.pools.Stats, q.Len, cfg.MetricsCollectors...)
 	g.metricsHandler = promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{})
 	return g, nil
 }

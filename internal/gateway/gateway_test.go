@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/prometheus/client_golang/prometheus"
 
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 
@@ -299,7 +300,11 @@ func TestAgentDownAndBack(t *testing.T) {
 func TestHealthAndMetrics(t *testing.T) {
 	ag := newFakeAgent()
 	ag.handle("echo:latest", proxyEcho)
-	e := startGateway(t, ag, oneFunction("echo", "echo:latest", 1), echoRoutes(), nil)
+	extra := prometheus.NewCounter(prometheus.CounterOpts{Name: "esb_log_lines_total", Help: "extra collector"})
+	extra.Add(3)
+	e := startGateway(t, ag, oneFunction("echo", "echo:latest", 1), echoRoutes(), func(c *Config) {
+		c.MetricsCollectors = []prometheus.Collector{extra}
+	})
 	e.login()
 	e.do("GET", e.https+"/users/1", nil, nil)
 	h := e.do("GET", e.https+"/health", nil, map[string]string{"Authorization": ""})
@@ -316,6 +321,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`esb_circuit_breaker_state{function="echo"} 0`,
 		`esb_function_duration_seconds_bucket`,
 		`esb_async_queue_length 0`,
+		`esb_log_lines_total 3`,
 	} {
 		if !strings.Contains(string(m.body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -62,7 +62,7 @@ type fnMetrics struct {
 
 var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
-func newMetrics(pools func() []pool.Stats, queueLen func() int) *metrics {
+func newMetrics(pools func() []pool.Stats, queueLen func() int, extra ...prometheus.Collector) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), perFn: map[string]*fnMetrics{}}
 	m.invocations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "esb_function_invocations_total", Help: "Invocations by function and result (success, function_error, timeout, error).",
@@ -88,6 +88,7 @@ func newMetrics(pools func() []pool.Stats, queueLen func() int) *metrics {
 	m.reg.MustRegister(m.invocations, m.errors, m.throttles, m.coldStarts, m.duration, m.requests, m.reqDuration,
 		&poolCollector{stats: pools, queueLen: queueLen},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	return m
 }
 
