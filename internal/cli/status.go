@@ -136,6 +136,22 @@ func printFunctions(ctx context.Context, w io.Writer, base string) error {
 		fmt.Fprintln(tw, "(no functions)")
 	}
 	tw.Flush()
+	first := true
+	for _, p := range h.Pools {
+		e := p.LastError
+		if e == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nLast errors:")
+			first = false
+		}
+		msg := strings.Join(strings.Fields(e.Message), " ")
+		if len(msg) > 120 {
+			msg = msg[:117] + "..."
+		}
+		fmt.Fprintf(w, "  %s: %s, %s ago (request %s): %s\n", p.Function, e.Kind, time.Since(e.At).Round(time.Second), e.RequestID, msg)
+	}
 	if h.Agent.Status != "ok" {
 		fmt.Fprintf(w, "gateway → agent: %s %s\n", h.Agent.Status, h.Agent.Message)
 		return errors.New("the gateway cannot reach the agent")

@@ -138,6 +138,13 @@ type gatewayHealth struct {
 		Max      int    `json:"max_capacity"`
 		Min      int    `json:"min_capacity"`
 		Breaker  string `json:"circuit_breaker"`
+		// LastError is the function's most recent failed invocation.
+		LastError *struct {
+			Kind      string    `json:"kind"`
+			Message   string    `json:"message"`
+			RequestID string    `json:"request_id"`
+			At        time.Time `json:"at"`
+		} `json:"last_error"`
 	} `json:"pools"`
 	Functions int `json:"functions"`
 }

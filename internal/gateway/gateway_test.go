@@ -210,6 +210,24 @@ func TestErrorMapping(t *testing.T) {
 	if ag.ensured["err"] != 1 {
 		t.Errorf("function error must not evict: ensured %d", ag.ensured["err"])
 	}
+	// /health keeps each function's last error for esb status.
+	var health struct {
+		Pools []struct {
+			Function  string
+			LastError *struct{ Kind, Message, RequestID string } `json:"last_error"`
+		}
+	}
+	h := e.do("GET", e.https+"/health", nil, nil)
+	if err := json.Unmarshal(h.body, &health); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"err": "function ValueError: boom", "bad": "malformed", "slow": "timeout"}
+	for _, p := range health.Pools {
+		w := want[p.Function]
+		if p.LastError == nil || !strings.HasPrefix(p.LastError.Kind+" "+p.LastError.Message, w) {
+			t.Errorf("%s: last error %+v, want %q", p.Function, p.LastError, w)
+		}
+	}
 }
 
 func TestThrottleAndMaxCapacity(t *testing.T) {

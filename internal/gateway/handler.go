@@ -285,7 +285,7 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 		BinaryMediaTypes: g.cfg.BinaryMediaTypes, Accept: r.Header.Get("Accept")})
 	if err != nil {
 		c.pool.Breaker().Failure()
-		g.fnMetrics(fn.name).errorKind("malformed")
+		g.fnMetrics(fn.name).errorKind("malformed", rq.id, "malformed Lambda proxy response: "+err.Error())
 		g.log.Warn("malformed Lambda proxy response", "function", fn.name, "request_id", rq.id, "err", err)
 		if errors.Is(err, apigw.ErrBodyDecode) {
 			writeJSON(rq.w, http.StatusInternalServerError, msgInternalREST)

@@ -25,6 +25,8 @@ type healthPool struct {
 	Max      int    `json:"max_capacity"`
 	Min      int    `json:"min_capacity"`
 	Breaker  string `json:"circuit_breaker"`
+	// LastError is the function's most recent failed invocation.
+	LastError *lastError `json:"last_error,omitempty"`
 }
 
 // serveHealth answers GET /health: {"status":"healthy"|"degraded", agent, pools}.
@@ -46,9 +48,10 @@ func (g *Gateway) serveHealth(rq *request, r *http.Request) {
 		status = "degraded"
 	}
 	var pools []healthPool
+	last := g.metrics.lastErrors()
 	for _, s := range g.pools.Stats() {
 		pools = append(pools, healthPool{Function: s.Function, Idle: s.Idle, Busy: s.Busy, Starting: s.Starting,
-			Paused: s.Paused, Waiting: s.Waiting, Max: s.Max, Min: s.Min, Breaker: s.Breaker.String()})
+			Paused: s.Paused, Waiting: s.Waiting, Max: s.Max, Min: s.Min, Breaker: s.Breaker.String(), LastError: last[s.Function]})
 	}
 	sort.Slice(pools, func(i, j int) bool { return pools[i].Function < pools[j].Function })
 	body, _ := json.Marshal(map[string]any{

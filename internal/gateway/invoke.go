@@ -45,7 +45,7 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 	fm := g.fnMetrics(c.fn.name)
 	br := p.Breaker()
 	if !br.Allow() {
-		fm.errorKind("breaker_open")
+		fm.errorKind("breaker_open", c.inv.RequestID, "circuit breaker open")
 		return nil, errBreakerOpen
 	}
 	w, cold, err := p.Acquire(ctx)
@@ -53,7 +53,7 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 		switch {
 		case errors.Is(err, pool.ErrStartFailed):
 			br.Failure()
-			fm.errorKind("start")
+			fm.errorKind("start", c.inv.RequestID, err.Error())
 			fm.failed.Inc()
 		case errors.Is(err, pool.ErrThrottled), errors.Is(err, pool.ErrDisabled):
 			br.Skip()
@@ -91,12 +91,12 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 		br.Failure()
 		if timedOut {
 			fm.timeout.Inc()
-			fm.errorKind("timeout")
+			fm.errorKind("timeout", c.inv.RequestID, fmt.Sprintf("no answer within %s", deadline.Sub(start).Round(time.Millisecond)))
 			g.log.Warn("worker did not answer in time; evicted", "function", c.fn.name, "container", w.ID, "request_id", c.inv.RequestID)
 			return nil, fmt.Errorf("%w: %s", errTimeout, c.fn.name)
 		}
 		fm.failed.Inc()
-		fm.errorKind("worker")
+		fm.errorKind("worker", c.inv.RequestID, err.Error())
 		g.log.Warn("worker failed; evicted", "function", c.fn.name, "container", w.ID, "request_id", c.inv.RequestID, "err", err)
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 		if kind == "" {
 			kind = worker.KindFunction
 		}
-		fm.errorKind(kind)
+		fm.errorKind(kind, c.inv.RequestID, functionErrorMessage(res.Body))
 		if kind == worker.KindTimeout {
 			fm.timeout.Inc()
 		} else {

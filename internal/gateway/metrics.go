@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"encoding/json"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,7 +61,20 @@ type fnMetrics struct {
 	duration                   prometheus.Observer
 	errs                       *prometheus.CounterVec
 	name                       string
+	// last is the function's most recent error, for /health and esb status.
+	last atomic.Pointer[lastError]
 }
+
+// lastError is a function's most recent failed invocation.
+type lastError struct {
+	Kind      string    `json:"kind"`
+	Message   string    `json:"message,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// maxErrorMessage bounds the message kept as a function's last error.
+const maxErrorMessage = 300
 
 var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
@@ -117,7 +133,47 @@ func (m *metrics) fn(name string) *fnMetrics {
 	return f
 }
 
-func (f *fnMetrics) errorKind(kind string) { f.errs.WithLabelValues(f.name, kind).Inc() }
+// errorKind counts a failed invocation by kind and keeps it as the
+// function's last error.
+func (f *fnMetrics) errorKind(kind, requestID, msg string) {
+	f.errs.WithLabelValues(f.name, kind).Inc()
+	if len(msg) > maxErrorMessage {
+		msg = msg[:maxErrorMessage] + "…"
+	}
+	f.last.Store(&lastError{Kind: kind, Message: msg, RequestID: requestID, At: time.Now().UTC()})
+}
+
+// lastErrors returns each function's most recent error.
+func (m *metrics) lastErrors() map[string]*lastError {
+	out := map[string]*lastError{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, f := range m.perFn {
+		if e := f.last.Load(); e != nil {
+			out[name] = e
+		}
+	}
+	return out
+}
+
+// functionErrorMessage is "errorType: errorMessage" of a function's error
+// payload, or the payload's start when it is not AWS's error shape.
+func functionErrorMessage(body []byte) string {
+	var e struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}
+	if json.Unmarshal(body, &e) == nil && (e.Type != "" || e.Message != "") {
+		if e.Type == "" {
+			return e.Message
+		}
+		return e.Type + ": " + e.Message
+	}
+	if len(body) > maxErrorMessage {
+		body = body[:maxErrorMessage]
+	}
+	return string(body)
+}
 
 // poolCollector reads pool sizes, queue lengths and breaker states at scrape time.
 type poolCollector struct {
