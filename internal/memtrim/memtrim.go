@@ -4,11 +4,14 @@
 // Every esb daemon is the same large binary. When the kernel faults a page of it
 // in, it reads ahead (up to the block device's read_ahead_kb, 8 MiB on some
 // virtual disks) and maps what it read, so a daemon that ran a few init functions
-// can show most of the binary as resident. After start-up a daemon calls Release:
-// the executable's read-only mappings are marked MADV_RANDOM (no more readahead on
-// later faults) and MADV_PAGEOUT (unmapped from this process; the page cache keeps
-// them while memory allows). The pages the daemon really uses fault back in one
-// at a time; its resident set becomes its working set.
+// can show most of the binary as resident. Kernels that cache files in large
+// folios also map the executable's text in 2 MiB pieces, so one touched function
+// brings in its whole neighbourhood. After start-up a daemon calls Release: the
+// executable's read-only mappings are marked MADV_RANDOM (no more readahead on
+// later faults), MADV_NOHUGEPAGE (map later faults a page at a time) and
+// MADV_PAGEOUT (unmapped from this process; the page cache keeps them while
+// memory allows). The pages the daemon really uses fault back in one at a time;
+// its resident set becomes its working set.
 package memtrim
 
 import (
@@ -39,7 +42,7 @@ func Release() (int64, error) {
 	}
 	var total int64
 	for _, m := range exeMappings(string(data), exe) {
-		advice := []uintptr{syscall.MADV_RANDOM, madvPageout}
+		advice := []uintptr{syscall.MADV_RANDOM, syscall.MADV_NOHUGEPAGE, madvPageout}
 		// MADV_PAGEOUT skips pages another process maps too, which is
 		// nearly every page when all daemons run one binary. MADV_DONTNEED
 		// unmaps them from this process, leaving them to the page cache;
@@ -50,7 +53,11 @@ func Release() (int64, error) {
 		for _, a := range advice {
 			// The range comes from the kernel's own map of this process and is
 			// passed by address, never dereferenced.
-			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.lo, m.hi-m.lo, a); errno != 0 {
+			_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.lo, m.hi-m.lo, a)
+			if errno == syscall.EINVAL && a == syscall.MADV_NOHUGEPAGE {
+				continue // a kernel built without transparent huge pages
+			}
+			if errno != 0 {
 				return total, fmt.Errorf("release executable pages: madvise(%#x, %d, %d): %w", m.lo, m.hi-m.lo, a, errno)
 			}
 		}

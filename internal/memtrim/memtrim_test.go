@@ -88,3 +88,38 @@ Anonymous:          3584 kB
 		}
 	}
 }
+
+// After Release, the executable's read-only mappings fault back a page at a
+// time, never in 2 MiB pieces (kernels that cache the binary in large folios
+// map those whole): their VmFlags carry nh (MADV_NOHUGEPAGE).
+func TestReleasedTextIsNotRemappedInHugePages(t *testing.T) {
+	if _, err := Release(); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, _, ok := readOnlyMappingOf(line, exe); ok {
+			in = true
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
+			in = false
+			checked++
+			if !strings.Contains(" "+v+" ", " nh ") {
+				t.Errorf("read-only mapping of the executable without nh: VmFlags:%s", v)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no read-only mapping of the test binary found")
+	}
+}
