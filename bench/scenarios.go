@@ -25,6 +25,11 @@ func allScenarios() []harness.Scenario {
 			Run:         runLoopbackHTTP,
 		},
 		{
+			Name:        "rie-overhead",
+			Description: "esb-rie on its own (host process, loopback) running an aws-lambda-go echo function vs. the loopback echo floor: the per-invoke overhead of the Lambda Runtime API path.",
+			Run:         runRIEOverhead,
+		},
+		{
 			Name:        "warm-invoke",
 			Description: "One warm invoke of an aws-lambda-go function: through the gateway vs. straight to the worker's esb-rie vs. the loopback floor.",
 			Run:         runWarmInvoke,
