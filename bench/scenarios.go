@@ -60,6 +60,11 @@ func allScenarios() []harness.Scenario {
 			Run:         runIdleMemory,
 		},
 		{
+			Name:        "logs",
+			Description: "The log pipeline: invoke latency of a function printing 100 lines per invoke with its lines stored locally or in VictoriaLogs vs. discarded, and lines per second from one chatty function to each store.",
+			Run:         runLogs,
+		},
+		{
 			Name:        "dynamodb",
 			Description: "esb's DynamoDB against dynalite (npm) in the same run: PutItem, GetItem, Query of 100 items, and a 90/10 read/write mix with 32 clients.",
 			Run:         runDynamoDB,

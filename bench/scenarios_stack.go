@@ -179,7 +179,7 @@ func runColdStart(ctx context.Context, env *harness.Env) (*harness.Outcome, erro
 	o := &harness.Outcome{Notes: "Each round: esb's agent `EnsureContainer` (network, limits, read-only root, readiness) then the first invoke, timed to its answer; " +
 		"then the bare CLI with the same image, timed from exec to the first answer of the same invoke. " +
 		"`docker run -d` uses the same bridge network; `ctr run -d --net-host` sets up no network at all, so it does less than the agent. Rounds interleave; the first is dropped."}
-	rounds := 10
+	rounds := 20 // issue 4: the median of 20
 	if env.Smoke {
 		rounds = 2
 	}

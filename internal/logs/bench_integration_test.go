@@ -3,6 +3,7 @@ package logs
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -50,7 +51,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 //     lines) into each store, against the discarding sink.
 //
 // ESB_E2E=1 go test -run XXX -bench IntegrationLogging -benchtime 1x ./internal/logs
-// (ESB_BENCH_MODE=docker|containerd, default containerd; ESB_BENCH_INVOKES, default 400).
+// (ESB_BENCH_MODE=docker|containerd, default containerd; ESB_BENCH_INVOKES, default 400;
+// ESB_BENCH_LINES, the lines of the throughput invoke; ESB_BENCH_OUT, a JSON file
+// for the bench harness, `go run ./bench -run logs`).
 func BenchmarkIntegrationLogging(b *testing.B) {
 	modeName := cmp.Or(os.Getenv("ESB_BENCH_MODE"), "containerd")
 	invokes, err := strconv.Atoi(cmp.Or(os.Getenv("ESB_BENCH_INVOKES"), "400"))
@@ -134,6 +137,12 @@ func BenchmarkIntegrationLogging(b *testing.B) {
 		p50 := percentile(v.lat, 0.5)
 		b.Logf("%-22s %9.3f %9.3f %9.3f %9.3f", v.name, ms(p50), ms(percentile(v.lat, 0.9)), ms(percentile(v.lat, 0.99)), float64(p50)/float64(base))
 	}
+	var res loggingResult
+	res.Mode = modeName
+	for _, v := range variants {
+		res.Latency = append(res.Latency, loggingLatency{Name: v.name, Invokes: len(v.lat),
+			P50: percentile(v.lat, 0.5), P99: percentile(v.lat, 0.99)})
+	}
 	b.ReportMetric(float64(percentile(variants[1].lat, 0.5))/float64(base), "p50-local/discard")
 	b.ReportMetric(float64(percentile(variants[2].lat, 0.5))/float64(base), "p50-vl/discard")
 
@@ -174,6 +183,7 @@ func BenchmarkIntegrationLogging(b *testing.B) {
 			baseRate = rate
 		}
 		b.Logf("%-22s %12d %12.0f %9.3f", v.name, many, rate, rate/baseRate)
+		res.Throughput = append(res.Throughput, loggingRate{Name: v.name, Lines: many, LinesPerSec: rate})
 		if v.pipe != nil {
 			b.ReportMetric(rate, strings.ReplaceAll(strings.ToLower(v.name), " ", "-")+"-lines/s")
 		}
@@ -186,6 +196,36 @@ func BenchmarkIntegrationLogging(b *testing.B) {
 			}
 		}
 	}
+	if out := os.Getenv("ESB_BENCH_OUT"); out != "" {
+		data, err := json.MarshalIndent(res, "", "  ")
+		if err == nil {
+			err = os.WriteFile(out, data, 0o644)
+		}
+		if err != nil {
+			b.Fatalf("write %s: %v", out, err)
+		}
+	}
+}
+
+// loggingResult is what BenchmarkIntegrationLogging writes to ESB_BENCH_OUT
+// (read by bench/scenarios_logs.go).
+type loggingResult struct {
+	Mode       string           `json:"mode"`
+	Latency    []loggingLatency `json:"latency"`
+	Throughput []loggingRate    `json:"throughput"`
+}
+
+type loggingLatency struct {
+	Name    string        `json:"name"`
+	Invokes int           `json:"invokes"`
+	P50     time.Duration `json:"p50_ns"`
+	P99     time.Duration `json:"p99_ns"`
+}
+
+type loggingRate struct {
+	Name        string  `json:"name"`
+	Lines       int     `json:"lines"`
+	LinesPerSec float64 `json:"lines_per_sec"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
