@@ -101,6 +101,12 @@ type Event struct {
 	Schedule string `yaml:"schedule,omitempty"`
 	Input    string `yaml:"input,omitempty"`
 	Enabled  *bool  `yaml:"enabled,omitempty"`
+	// Timezone is ScheduleV2's ScheduleExpressionTimezone (an IANA name);
+	// empty means UTC.
+	Timezone string `yaml:"timezone,omitempty"`
+	// RuleName is the Name of the schedule (the EventBridge rule or
+	// Scheduler schedule); empty means <function logical id><event name>.
+	RuleName string `yaml:"rule_name,omitempty"`
 	// S3
 	Bucket string       `yaml:"bucket,omitempty"`
 	S3     []string     `yaml:"s3_events,omitempty"`

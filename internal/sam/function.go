@@ -1,14 +1,17 @@
 package sam
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgeserverlessbox/esb/internal/manifest"
+	"github.com/edgeserverlessbox/esb/internal/schedule"
 )
 
 // supportedRuntimes are the Lambda runtimes esb can run, in display order.
@@ -416,12 +419,29 @@ func (c *compiler) events(rs *Resource, name string, ev *Node, fn *manifest.Func
 			if s == nil || s.Kind != KindScalar {
 				return c.errorf(f.Line, id, "event %s: %s is missing (e.g. rate(5 minutes) or cron(0 12 * * ? *))", f.Key, key)
 			}
-			if !strings.HasPrefix(s.Value, "rate(") && !strings.HasPrefix(s.Value, "cron(") && !strings.HasPrefix(s.Value, "at(") {
-				return c.errorf(s.Line, id, "event %s: %s %q must be rate(…) or cron(…)", f.Key, key, s.Value)
+			loc := time.UTC
+			if tz := p.Get("ScheduleExpressionTimezone"); tz != nil && typ.Value == "ScheduleV2" && tz.Value != "" {
+				l, err := time.LoadLocation(tz.Value)
+				if err != nil {
+					return c.errorf(tz.Line, id, "event %s: ScheduleExpressionTimezone %q is not a time zone name (e.g. Europe/Berlin): %v", f.Key, tz.Value, err)
+				}
+				loc, me.Timezone = l, tz.Value
+			}
+			if typ.Value == "Schedule" && strings.HasPrefix(s.Value, "at(") {
+				return c.errorf(s.Line, id, "event %s: at(…) is for ScheduleV2 (EventBridge Scheduler); a Schedule takes rate(…) or cron(…)", f.Key)
+			}
+			if _, err := schedule.ParseIn(s.Value, loc); err != nil {
+				return c.errorf(s.Line, id, "event %s: %s: %v", f.Key, key, err)
 			}
 			me.Schedule = s.Value
 			if in := p.Get("Input"); in != nil {
+				if !json.Valid([]byte(in.Value)) {
+					return c.errorf(in.Line, id, "event %s: Input must be a JSON text (e.g. '{\"key\": \"value\"}'), got %q", f.Key, in.Value)
+				}
 				me.Input = in.Value
+			}
+			if n := p.Get("Name"); n != nil && n.Value != "" {
+				me.RuleName = n.Value
 			}
 			enabled := true
 			if en := p.Get("Enabled"); en != nil {
