@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgeserverlessbox/esb/internal/pool"
+	"github.com/edgeserverlessbox/esb/internal/schedule"
 )
 
 // Config is everything the gateway needs, read once at start (the CLI fills
@@ -81,6 +82,12 @@ type Config struct {
 	AsyncSpoolDir    string
 	AsyncMaxPayload  int
 	AsyncRetryDelays []time.Duration
+
+	// SchedulesDisabled turns off the functions' Schedule and ScheduleV2
+	// events (SCHEDULES_ENABLED=false).
+	SchedulesDisabled bool
+	// ScheduleClock drives the schedules (tests); nil = wall clock.
+	ScheduleClock schedule.Clock
 
 	// ShutdownGrace is how long in-flight requests may finish on SIGTERM.
 	ShutdownGrace time.Duration

@@ -50,6 +50,7 @@ type Gateway struct {
 	auth           *auth.Authenticator
 	sig            *invokeapi.Verifier
 	queue          *invokeapi.Queue
+	schedules      *schedules
 	metrics        *metrics
 	metricsHandler http.Handler
 	ids            *idSource
@@ -123,6 +124,7 @@ func New(cfg Config, agent Agent) (*Gateway, error) {
 	}
 	g.queue = q
 	g.metrics = newMetrics(g.pools.Stats, q.Len, cfg.MetricsCollectors...)
+	g.newSchedules()
 	g.metricsHandler = promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{})
 	return g, nil
 }
@@ -135,8 +137,8 @@ func pauseIdle(cfg Config) time.Duration {
 }
 
 // Start binds the listeners, cleans up containers left from a previous run,
-// starts the kept-warm workers, the janitor, the async queue and the file
-// watcher, and serves in the background. It returns once the listeners are
+// starts the kept-warm workers, the janitor, the async queue, the schedules
+// and the file watcher, and serves in the background. It returns once the listeners are
 // bound; an agent that is down is logged, not fatal (requests get 503 until
 // it is back).
 func (g *Gateway) Start(ctx context.Context) error {
@@ -198,6 +200,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	ccancel()
 	g.background(func() { g.pools.RunJanitor(bgCtx) })
 	g.background(func() { g.queue.Run(bgCtx) })
+	g.runSchedules(bgCtx, g.state.Load())
 	if g.cfg.WatchInterval > 0 {
 		g.background(func() { g.watch(bgCtx) })
 	}
@@ -244,7 +247,7 @@ func (g *Gateway) Addr(scheme string) net.Addr { return g.addrs[scheme] }
 func (g *Gateway) Errors() <-chan error { return g.serveErr }
 
 // Shutdown stops accepting connections, waits up to the grace period (or ctx)
-// for in-flight requests, stops the janitor, queue and watcher, and destroys
+// for in-flight requests, stops the janitor, queue, schedules and watcher, and destroys
 // every worker. It is safe to call more than once.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutOnce.Do(func() {
@@ -295,6 +298,7 @@ func (g *Gateway) Reload() error {
 	}
 	g.state.Store(st)
 	g.pools.Sync(st.specs)
+	g.syncSchedules(st)
 	g.log.Info("configuration reloaded", "functions", len(st.functions), "routes", st.routes.Len())
 	return nil
 }
