@@ -252,6 +252,7 @@ func readGatewaySettings(lookup func(string) (string, bool)) (gatewaySettings, e
 		c.AsyncSpoolDir = ""
 	}
 	c.AsyncMaxPayload = env.int("ASYNC_MAX_PAYLOAD", d.AsyncMaxPayload, &errs)
+	c.SchedulesDisabled = !env.bool("SCHEDULES_ENABLED", true, &errs)
 	c.ShutdownGrace = env.seconds("SHUTDOWN_GRACE_SECONDS", d.ShutdownGrace, &errs)
 	c.WatchInterval = env.seconds("CONFIG_WATCH_INTERVAL", d.WatchInterval, &errs)
 	if v, _ := lookup("CONFIG_WATCH_INTERVAL"); v == "0" {

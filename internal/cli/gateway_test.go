@@ -34,7 +34,7 @@ func TestGatewaySettingsDefaults(t *testing.T) {
 	if c.HTTPSAddr != ":443" || c.HTTPAddr != ":8080" || c.AuthPath != "/user/auth/ver1.0" || c.JWTTTL != 3000*time.Second ||
 		c.IdleTimeout != 300*time.Second || c.HeartbeatInterval != 30*time.Second || c.OrphanGrace != 60*time.Second ||
 		c.BreakerThreshold != 5 || c.BreakerRecovery != 30*time.Second || c.AcquireTimeout != 30*time.Second ||
-		c.PauseEnabled || c.VerifySigV4 || c.NoRouteStatus != 404 {
+		c.PauseEnabled || c.VerifySigV4 || c.NoRouteStatus != 404 || c.SchedulesDisabled {
 		t.Errorf("defaults: %+v", c)
 	}
 	if s.agentAddr != "unix:///run/esb/agent.sock" {
@@ -46,18 +46,18 @@ func TestGatewaySettingsFromEnv(t *testing.T) {
 	s, err := readGatewaySettings(envMap(map[string]string{
 		"GATEWAY_PORT": "8443", "GATEWAY_HTTP_PORT": "off", "GATEWAY_BIND_ADDR": "127.0.0.1",
 		"POOL_ACQUIRE_TIMEOUT": "5.5", "ENABLE_CONTAINER_PAUSE": "true", "AWS_ACCESS_KEY_ID": "AK",
-		"BINARY_MEDIA_TYPES": "image/*, application/pdf", "CONFIG_WATCH_INTERVAL": "0",
+		"BINARY_MEDIA_TYPES": "image/*, application/pdf", "CONFIG_WATCH_INTERVAL": "0", "SCHEDULES_ENABLED": "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := s.cfg
 	if c.HTTPSAddr != "127.0.0.1:8443" || c.HTTPAddr != "" || c.AcquireTimeout != 5500*time.Millisecond || !c.PauseEnabled ||
-		!c.VerifySigV4 || c.AccessKeyID != "AK" || len(c.BinaryMediaTypes) != 2 || c.WatchInterval >= 0 {
+		!c.VerifySigV4 || c.AccessKeyID != "AK" || len(c.BinaryMediaTypes) != 2 || c.WatchInterval >= 0 || !c.SchedulesDisabled {
 		t.Errorf("from env: %+v", c)
 	}
-	_, err = readGatewaySettings(envMap(map[string]string{"HEARTBEAT_INTERVAL": "soon", "ENABLE_SSL": "maybe", "LOG_LEVEL": "LOUD"}))
-	for _, want := range []string{"HEARTBEAT_INTERVAL", "ENABLE_SSL", "LOG_LEVEL"} {
+	_, err = readGatewaySettings(envMap(map[string]string{"HEARTBEAT_INTERVAL": "soon", "ENABLE_SSL": "maybe", "LOG_LEVEL": "LOUD", "SCHEDULES_ENABLED": "sometimes"}))
+	for _, want := range []string{"HEARTBEAT_INTERVAL", "ENABLE_SSL", "LOG_LEVEL", "SCHEDULES_ENABLED"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad %s not reported: %v", want, err)
 		}
