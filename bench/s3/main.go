@@ -174,12 +174,18 @@ func run(o options) error {
 		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}, unsigned)
 		return err
 	}
+	// Both sides read large bodies through the same 1 MiB buffer: io.Discard's
+	// own ReadFrom would read the HTTP body 8 KiB per syscall while the floor
+	// reads the file 1 MiB at a time, which measured the client, not the server.
+	getBufs := sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 	s3Get := func(key string, want int) error {
 		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 		if err != nil {
 			return err
 		}
-		n, err := io.Copy(io.Discard, out.Body)
+		bp := getBufs.Get().(*[]byte)
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{out.Body}, *bp)
+		getBufs.Put(bp)
 		out.Body.Close()
 		if err == nil && int(n) != want {
 			err = fmt.Errorf("GET %s: %d bytes, want %d", key, n, want)
@@ -193,17 +199,15 @@ func run(o options) error {
 		}
 		return os.WriteFile(p, body, 0o644)
 	}
-	buf := make([]byte, 1<<20)
-	var bufMu sync.Mutex
 	diskGet := func(key string, want int) error {
 		f, err := os.Open(filepath.Join(floorDir, key))
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		bufMu.Lock()
-		defer bufMu.Unlock()
-		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+		bp := getBufs.Get().(*[]byte)
+		defer getBufs.Put(bp)
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, *bp)
 		if err == nil && int(n) != want {
 			err = fmt.Errorf("read %s: %d bytes, want %d", key, n, want)
 		}
@@ -255,11 +259,32 @@ func run(o options) error {
 		if first != nil {
 			return Result{}, fmt.Errorf("%s (%s): %w", name, tgt, first)
 		}
-		sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-		r := Result{Name: name, Target: tgt, Ops: ops, Clients: clients, Bytes: size,
-			P50Ms: ms(lat[ops/2]), P99Ms: ms(lat[(ops*99)/100]), OpsPerSec: float64(ops) / el.Seconds(),
-			MiBPerSec: float64(ops) * float64(size) / (1 << 20) / el.Seconds()}
-		return r, nil
+		return summarise(name, tgt, clients, size, lat, el), nil
+	}
+	// seqRows measures a one-client pair with the server's and the floor's
+	// operations alternating (server i, floor i, server i+1, …), so that both
+	// see the same machine: a neighbour's burst of CPU or I/O, dirty-page
+	// writeback, or the file system's inode allocator state (on ext4 without
+	// a journal every new inode scans the recently deleted ones) hits both
+	// rows alike instead of whichever ran during it. Throughput is operations
+	// over each side's own summed time.
+	seqRows := func(name string, ops, size int, esbFn, diskFn func(i int) error) (Result, Result, error) {
+		le, ld := make([]time.Duration, ops), make([]time.Duration, ops)
+		var te, td time.Duration
+		for i := 0; i < ops; i++ {
+			t0 := time.Now()
+			if err := esbFn(i); err != nil {
+				return Result{}, Result{}, fmt.Errorf("%s (esb s3): %w", name, err)
+			}
+			t1 := time.Now()
+			if err := diskFn(i); err != nil {
+				return Result{}, Result{}, fmt.Errorf("%s (disk): %w", name, err)
+			}
+			le[i], ld[i] = t1.Sub(t0), time.Since(t1)
+			te += le[i]
+			td += ld[i]
+		}
+		return summarise(name, "esb s3", 1, size, le, te), summarise(name, "disk", 1, size, ld, td), nil
 	}
 	add := func(esb, disk Result) {
 		if disk.OpsPerSec > 0 {
@@ -279,6 +304,14 @@ func run(o options) error {
 		for i := 0; i < min(ops, 20); i++ {
 			_ = esbFn(i)
 			_ = diskFn(i)
+		}
+		if clients == 1 {
+			e, d, err := seqRows(name, ops, size, esbFn, diskFn)
+			if err != nil {
+				return err
+			}
+			add(e, d)
+			return nil
 		}
 		e, err := row(name, "esb s3", ops, clients, size, esbFn)
 		if err != nil {
@@ -342,6 +375,15 @@ func run(o options) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// summarise turns the latencies of one row and the time it took into a Result.
+func summarise(name, tgt string, clients, size int, lat []time.Duration, el time.Duration) Result {
+	ops := len(lat)
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	return Result{Name: name, Target: tgt, Ops: ops, Clients: clients, Bytes: size,
+		P50Ms: ms(lat[ops/2]), P99Ms: ms(lat[(ops*99)/100]), OpsPerSec: float64(ops) / el.Seconds(),
+		MiBPerSec: float64(ops) * float64(size) / (1 << 20) / el.Seconds()}
+}
 
 func printTable(w io.Writer, rep Report) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
