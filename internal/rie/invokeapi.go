@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,7 @@ func (a *invokeAPI) health(w http.ResponseWriter) {
 
 // invoke decodes one invoke, runs it and writes the outcome.
 func (a *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
-	if len(a.s.slot) == cap(a.s.slot) {
+	if a.s.busy() {
 		// Refuse before reading the body; invoke checks again for real.
 		writeBusy(w)
 		return
@@ -126,7 +127,7 @@ func (a *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		req.payload = emptyEvent
 	}
 
-	res, err := a.s.invoke(req)
+	inv, res, err := a.s.run(req)
 	switch {
 	case errors.Is(err, ErrBusy):
 		writeBusy(w)
@@ -139,6 +140,10 @@ func (a *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.s.putBuf(res.buf)
+	if req.tail {
+		// The tail ends with END and REPORT: print them first.
+		a.s.complete(inv, res)
+	}
 
 	// One backing array for the header values: one allocation.
 	v := &[6]string{req.requestID, formatMS(res.duration), strconv.Itoa(len(res.payload)), res.errorKind}
@@ -162,6 +167,19 @@ func (a *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 	out["Content-Length"] = v[2:3:3]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.payload)
+	if req.tail {
+		return
+	}
+	// As on AWS, the caller has its response before END and REPORT are
+	// printed (and before the runtime's 202: runtimeAPI.result yields to
+	// this goroutine). Then, on esb-rie's single P, yield back so the 202
+	// goes out and the runtime can ask for its next event while END and
+	// REPORT are written.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	runtime.Gosched()
+	a.s.complete(inv, res)
 }
 
 func writeBusy(w http.ResponseWriter) {

@@ -47,7 +47,8 @@ type LogSink struct {
 	traceID   string
 	tail      *tailBuffer
 
-	pipes []*pipeReader
+	pipes      []*pipeReader
+	startTimer *time.Timer // flushes a buffered START (see beginInvoke)
 }
 
 // NewLogSink returns a sink writing to w in the given format; function
@@ -79,7 +80,26 @@ func (l *LogSink) beginInvoke(requestID, traceID, version string, tail *tailBuff
 	msg = append(msg, requestID...)
 	msg = append(msg, " Version: "...)
 	msg = append(msg, version...)
-	l.writeLocked(typeStart, "info", "", msg, nil)
+	// START waits in the buffer for the next write (the runtime's first
+	// line, or END and REPORT), so a quiet warm invoke costs one write to
+	// stdout, not two; an invoke that runs longer gets it after
+	// startFlushDelay.
+	l.appendLocked(typeStart, "info", "", msg, nil)
+	if l.startTimer == nil {
+		l.startTimer = time.AfterFunc(startFlushDelay, l.flush)
+	} else {
+		l.startTimer.Reset(startFlushDelay)
+	}
+}
+
+// startFlushDelay is how long START may wait in the buffer.
+const startFlushDelay = 20 * time.Millisecond
+
+// flush writes what is buffered.
+func (l *LogSink) flush() {
+	l.mu.Lock()
+	l.flushLocked()
+	l.mu.Unlock()
 }
 
 // endInvoke reads what the runtime printed so far, prints END and REPORT
@@ -102,6 +122,9 @@ func (l *LogSink) endInvoke(r *reportLine) {
 	}
 	l.writeLocked(typeReport, level, "", msg, r)
 	l.requestID, l.traceID, l.tail = "", "", nil
+	if l.startTimer != nil {
+		l.startTimer.Stop()
+	}
 }
 
 // platform prints a platform line (INIT_START, timeouts, esb-rie's own
@@ -130,8 +153,14 @@ func (l *LogSink) drain() {
 }
 
 func (l *LogSink) drainLocked() {
-	for _, p := range l.pipes {
-		p.readAvailableLocked()
+	if len(l.pipes) == 0 {
+		return
+	}
+	ready := readablePipes(l.pipes)
+	for i, p := range l.pipes {
+		if i >= 64 || ready&(1<<i) != 0 {
+			p.readAvailableLocked()
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -167,6 +168,9 @@ func (a *runtimeAPI) result(w http.ResponseWriter, r *http.Request, id string, i
 		writeStateError(w, err)
 		return
 	}
+	// On a single P (esb-rie's default) this runs the invoke handler now,
+	// so the caller's response goes out before this 202.
+	runtime.Gosched()
 	w.Header()["Content-Type"] = hdrJSON
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(acceptedOK)

@@ -140,6 +140,10 @@ type sandbox struct {
 
 	slot chan struct{} // capacity 1: held by the invoke in flight
 
+	// finishing is set while the slot's holder has its result and is
+	// printing END and REPORT; closed when the slot is free again.
+	finishing chan struct{}
+
 	mu       sync.Mutex
 	m        machine
 	gen      *generation
@@ -189,14 +193,24 @@ func (s *sandbox) start() {
 	}
 }
 
-// invoke runs one invoke to completion. It returns ErrBusy when another
-// invoke is in flight and ErrShuttingDown after SIGTERM; every other
-// failure is a result with an error kind.
+// invoke runs one invoke to completion, END and REPORT included. It
+// returns ErrBusy when another invoke is in flight and ErrShuttingDown
+// after SIGTERM; every other failure is a result with an error kind.
 func (s *sandbox) invoke(req *invokeRequest) (*result, error) {
-	select {
-	case s.slot <- struct{}{}:
-	default:
-		return nil, ErrBusy
+	inv, res, err := s.run(req)
+	if err != nil {
+		return nil, err
+	}
+	s.complete(inv, res)
+	return res, nil
+}
+
+// run runs one invoke up to its result, which the caller can send at once;
+// complete then prints END and REPORT and frees the slot. Until complete
+// returns, the next invoke waits for it rather than getting ErrBusy.
+func (s *sandbox) run(req *invokeRequest) (*invocation, *result, error) {
+	if err := s.acquire(); err != nil {
+		return nil, nil, err
 	}
 	inv := &invocation{req: req, done: make(chan struct{}), submitted: s.now()}
 	if req.tail {
@@ -206,16 +220,55 @@ func (s *sandbox) invoke(req *invokeRequest) (*result, error) {
 	if s.draining || s.m.state == StateShutdown {
 		s.mu.Unlock()
 		<-s.slot
-		return nil, ErrShuttingDown
+		return nil, nil, ErrShuttingDown
 	}
 	s.submitLocked(inv)
 	s.mu.Unlock()
 
 	<-inv.done
 	inv.sending.Wait()
-	res := s.finish(inv)
-	<-s.slot
-	return res, nil
+	res := inv.res
+	if inv.delivered.IsZero() {
+		res.duration = inv.resulted.Sub(inv.submitted)
+	} else {
+		res.duration = inv.resulted.Sub(inv.delivered)
+	}
+	s.mu.Lock()
+	s.finishing = make(chan struct{})
+	s.mu.Unlock()
+	return inv, &res, nil
+}
+
+// acquire takes the invoke slot. An invoke whose result is out and that
+// is only printing END and REPORT is waited for (a caller that got its
+// response and invokes again is not concurrent); any other holder means
+// ErrBusy.
+func (s *sandbox) acquire() error {
+	for {
+		select {
+		case s.slot <- struct{}{}:
+			return nil
+		default:
+		}
+		s.mu.Lock()
+		f := s.finishing
+		s.mu.Unlock()
+		if f == nil {
+			return ErrBusy
+		}
+		<-f
+	}
+}
+
+// busy reports whether an invoke would get ErrBusy now (to refuse before
+// reading a request body).
+func (s *sandbox) busy() bool {
+	if len(s.slot) < cap(s.slot) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finishing == nil
 }
 
 // submitLocked queues inv for the runtime, starting one if none runs.
@@ -550,16 +603,11 @@ func (s *sandbox) watch(gen *generation) {
 	s.startLocked()
 }
 
-// finish prints END and REPORT for a completed invoke and builds its result.
-func (s *sandbox) finish(inv *invocation) *result {
+// complete prints END and REPORT for an invoke run returned (res is its
+// result; the log tail goes into it) and frees the slot for the next.
+func (s *sandbox) complete(inv *invocation, res *result) {
 	if inv.timer != nil && inv.delivered.IsZero() {
 		inv.timer.Stop() // the caller's deadline of an invoke that never ran
-	}
-	res := inv.res
-	if inv.delivered.IsZero() {
-		res.duration = inv.resulted.Sub(inv.submitted)
-	} else {
-		res.duration = inv.resulted.Sub(inv.delivered)
 	}
 
 	s.mu.Lock()
@@ -600,8 +648,11 @@ func (s *sandbox) finish(inv *invocation) *result {
 			s.startLocked()
 		}
 	}
+	f := s.finishing
+	s.finishing = nil
 	s.mu.Unlock()
-	return &res
+	<-s.slot
+	close(f)
 }
 
 // drain stops new invokes and waits (up to ctx) for the one in flight.
