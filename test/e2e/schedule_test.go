@@ -21,7 +21,7 @@ func TestE2ESchedule(t *testing.T) {
 	defer h.down(dir, name)
 	h.mustEsb(dir, "up", "--wait")
 
-	at := time.Now().UTC().Add(20 * time.Second).Truncate(time.Second)
+	at := time.Now().UTC().Add(30 * time.Second).Truncate(time.Second) // room for a slow second esb up
 	tpl := filepath.Join(dir, "template.yaml")
 	src, err := os.ReadFile(tpl)
 	must(t, err)
