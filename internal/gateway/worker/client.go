@@ -1,18 +1,24 @@
 // Package worker invokes a function container's esb-rie over HTTP/1.1
 // keep-alive, speaking the invoke protocol of docs/contracts.md ("Invoking a
 // worker").
+//
+// The client is not net/http: a worker serves one invoke at a time, so each
+// invoke takes a connection of its own (an idle one to that worker, else a
+// new one), writes the request with one system call and reads the answer in
+// the calling goroutine. net/http's Transport hands every request to two
+// goroutines per connection (its read and write loops); on a small machine
+// those hand-offs cost more than the gateway's own work.
 package worker
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,7 +54,7 @@ const MaxResponse = 6291556 + 64<<10
 
 // Invocation is one invoke of a worker.
 type Invocation struct {
-	// URL is the worker's invoke URL.
+	// URL is the worker's invoke URL (http://ip:port/path).
 	URL             string
 	Payload         []byte
 	RequestID       string
@@ -61,7 +67,9 @@ type Invocation struct {
 	Deadline time.Time
 }
 
-// Result is a worker's answer. Call Release when Body is no longer needed.
+// Result is a worker's answer. Call Release exactly once when the result is
+// no longer needed; the Result and its Body must not be used after that (both
+// are reused by a later invoke).
 type Result struct {
 	Body          []byte
 	FunctionError string
@@ -69,207 +77,332 @@ type Result struct {
 	LogResult     string
 	InitDuration  string
 	Duration      string
-	buf           *[]byte
+
+	// buf is the pooled body buffer while the result is in the pool.
+	buf      []byte
+	released bool
 }
 
 // Failed tells whether the invoke failed (X-Amz-Function-Error was set).
 func (r *Result) Failed() bool { return r.FunctionError != "" }
 
-// Release returns the body buffer for reuse.
+// Release returns the result and its body buffer for reuse.
 func (r *Result) Release() {
-	if r.buf != nil {
-		putBuf(r.buf, r.Body)
-		r.buf = nil
-		r.Body = nil
-	}
-}
-
-// putBuf returns a buffer to the pool unless it grew huge.
-func putBuf(bp *[]byte, b []byte) {
-	if cap(b) > 1<<20 {
+	if r.released {
 		return
 	}
-	*bp = b[:0]
-	bufPool.Put(bp)
+	putResult(r)
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// maxPooledBody is the largest body buffer kept for reuse.
+const maxPooledBody = 1 << 20
 
-// contentTypeJSON is shared by every request (the transport only reads it).
-var contentTypeJSON = []string{"application/json"}
+var resultPool = sync.Pool{New: func() any { return &Result{buf: make([]byte, 0, 16<<10)} }}
 
-// ErrProtocol marks a worker answer that breaks the protocol (non-200, too large).
+func getResult() *Result {
+	r := resultPool.Get().(*Result)
+	r.released = false
+	r.Body = r.buf[:0]
+	r.buf = nil
+	return r
+}
+
+func putResult(r *Result) {
+	b := r.Body
+	if cap(b) > maxPooledBody {
+		b = nil
+	}
+	*r = Result{buf: b[:0], released: true}
+	resultPool.Put(r)
+}
+
+// ErrProtocol marks a worker answer that breaks the protocol (non-200, too
+// large, malformed HTTP).
 var ErrProtocol = errors.New("worker protocol error")
 
-// Client invokes workers through one tuned transport.
+// Defaults of the connection handling.
+const (
+	dialTimeout = 5 * time.Second
+	// idleTimeout closes a connection that was not used for this long (the
+	// worker may be gone; esb-rie itself closes idle connections after 15 min).
+	idleTimeout = 90 * time.Second
+	// sweepEvery is how often idle connections and unused endpoints are
+	// looked for while there are any.
+	sweepEvery = 30 * time.Second
+)
+
+// Client invokes workers. It keeps at most one idle connection per worker
+// URL. Safe for concurrent use.
 type Client struct {
-	hc   *http.Client
-	urls sync.Map // string → *url.URL
+	dialer    net.Dialer
+	endpoints sync.Map // URL string → *endpoint
+	epoch     time.Time
+	// sweeper runs sweep every sweepEvery while endpoints exist (armed).
+	sweeper *time.Timer
+	armed   atomic.Bool
 }
 
-// NewClient returns a client with a transport tuned for many short requests
-// to a few hundred local workers: keep-alive, no proxy, no compression.
+// NewClient returns a client ready to invoke workers.
 func NewClient() *Client {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		WriteBufferSize:     32 << 10,
-		ReadBufferSize:      32 << 10,
-	}
-	return &Client{hc: &http.Client{Transport: tr}}
+	c := &Client{dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}, epoch: time.Now()}
+	c.sweeper = time.AfterFunc(time.Hour, c.timedSweep)
+	c.sweeper.Stop()
+	return c
 }
 
-// CloseIdle closes idle keep-alive connections.
-func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
+// endpoint is one worker URL: where to dial, the constant start of every
+// request, and its idle connection.
+type endpoint struct {
+	addr string
+	// head is "POST <path> HTTP/1.1\r\nHost: <host>\r\nContent-Type: application/json\r\n".
+	head []byte
 
-func (c *Client) parse(raw string) (*url.URL, error) {
-	if u, ok := c.urls.Load(raw); ok {
-		return u.(*url.URL), nil
+	mu    sync.Mutex
+	idle  *conn
+	gone  bool  // forgotten: close connections instead of keeping them
+	inUse int   // connections out for an invoke
+	last  int64 // when a connection was last handed back (client clock)
+}
+
+// CloseIdle closes every idle connection.
+func (c *Client) CloseIdle() {
+	c.endpoints.Range(func(_, v any) bool {
+		ep := v.(*endpoint)
+		ep.mu.Lock()
+		cn := ep.idle
+		ep.idle = nil
+		ep.mu.Unlock()
+		if cn != nil {
+			cn.close()
+		}
+		return true
+	})
+}
+
+// Forget drops the state kept for a worker URL (after the worker is gone):
+// its idle connection is closed, and connections still out for an invoke are
+// closed when the invoke ends.
+func (c *Client) Forget(rawURL string) {
+	v, ok := c.endpoints.LoadAndDelete(rawURL)
+	if !ok {
+		return
+	}
+	ep := v.(*endpoint)
+	ep.mu.Lock()
+	ep.gone = true
+	cn := ep.idle
+	ep.idle = nil
+	ep.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
+// now is the client's monotonic clock in nanoseconds.
+func (c *Client) now() int64 { return int64(time.Since(c.epoch)) }
+
+func (c *Client) endpoint(raw string) (*endpoint, error) {
+	if v, ok := c.endpoints.Load(raw); ok {
+		return v.(*endpoint), nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
-	c.urls.Store(raw, u)
-	return u, nil
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("scheme %q: workers speak plain http", u.Scheme)
+	}
+	if u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, errors.New("want http://host:port/path")
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	path := u.RequestURI()
+	if !validHeaderValue(path) || !validHeaderValue(u.Host) {
+		return nil, errors.New("control characters in the URL")
+	}
+	head := make([]byte, 0, 64+len(path)+len(u.Host))
+	head = append(head, "POST "...)
+	head = append(head, path...)
+	head = append(head, " HTTP/1.1\r\nHost: "...)
+	head = append(head, u.Host...)
+	head = append(head, "\r\nContent-Type: application/json\r\n"...)
+	v, loaded := c.endpoints.LoadOrStore(raw, &endpoint{addr: addr, head: head, last: c.now()})
+	if !loaded && c.armed.CompareAndSwap(false, true) {
+		c.sweeper.Reset(sweepEvery)
+	}
+	return v.(*endpoint), nil
 }
 
-// Forget drops cached state of a worker URL (after the worker is gone).
-func (c *Client) Forget(rawURL string) { c.urls.Delete(rawURL) }
+// take hands out the endpoint's idle connection, if it is still usable.
+func (ep *endpoint) take() *conn {
+	ep.mu.Lock()
+	cn := ep.idle
+	ep.idle = nil
+	ep.inUse++
+	ep.mu.Unlock()
+	if cn != nil && !cn.alive() {
+		cn.close()
+		return nil
+	}
+	return cn
+}
+
+// done ends an invoke: a reusable connection becomes the idle one (unless
+// there already is one), any other is closed.
+func (ep *endpoint) done(cn *conn, reuse bool, now int64) {
+	ep.mu.Lock()
+	ep.inUse--
+	ep.last = now
+	if cn != nil && reuse && !ep.gone && ep.idle == nil {
+		ep.idle, cn = cn, nil
+		ep.idle.idleSince = now
+	}
+	ep.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
+// sweep closes connections idle for longer than idleTimeout and forgets
+// endpoints unused for that long (workers removed by scale-down).
+func (c *Client) sweep(now int64) {
+	c.endpoints.Range(func(k, v any) bool {
+		ep := v.(*endpoint)
+		ep.mu.Lock()
+		var cn *conn
+		if ep.idle != nil && now-ep.idle.idleSince > int64(idleTimeout) {
+			cn, ep.idle = ep.idle, nil
+		}
+		drop := ep.idle == nil && ep.inUse == 0 && now-ep.last > int64(idleTimeout)
+		if drop {
+			ep.gone = true
+		}
+		ep.mu.Unlock()
+		if cn != nil {
+			cn.close()
+		}
+		if drop {
+			c.endpoints.CompareAndDelete(k, v)
+		}
+		return true
+	})
+}
+
+// timedSweep runs from the sweeper timer; it re-arms the timer while
+// endpoints remain (a new endpoint arms it otherwise).
+func (c *Client) timedSweep() {
+	c.armed.Store(false)
+	c.sweep(c.now())
+	left := false
+	c.endpoints.Range(func(_, _ any) bool { left = true; return false })
+	if left && c.armed.CompareAndSwap(false, true) {
+		c.sweeper.Reset(sweepEvery)
+	}
+}
 
 // Invoke posts the payload to the worker and reads its answer. An error means
-// the worker could not be used (connection error, timeout via ctx, protocol
-// violation): the caller evicts it.
+// the worker could not be used (connection error, timeout or cancellation via
+// ctx, protocol violation): the caller evicts it. Errors caused by ctx wrap
+// ctx's error (context.DeadlineExceeded, context.Canceled).
 func (c *Client) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
-	u, err := c.parse(inv.URL)
+	ep, err := c.endpoint(inv.URL)
 	if err != nil {
 		return nil, fmt.Errorf("worker url %q: %w", inv.URL, err)
 	}
-	h := make(http.Header, 8)
-	h["Content-Type"] = contentTypeJSON
-	if inv.RequestID != "" {
-		h[HeaderRequestID] = []string{inv.RequestID}
+	if err := checkHeaders(inv); err != nil {
+		return nil, fmt.Errorf("invoke worker %s: %w", ep.addr, err)
 	}
-	if inv.TraceID != "" {
-		h[HeaderTraceID] = []string{inv.TraceID}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("invoke worker %s: %w", ep.addr, err)
 	}
-	if inv.ClientContext != "" {
-		h[HeaderClientContext] = []string{inv.ClientContext}
+	cn := ep.take()
+	if cn == nil {
+		nc, err := c.dialer.DialContext(ctx, "tcp", ep.addr)
+		if err != nil {
+			ep.done(nil, false, c.now())
+			return nil, fmt.Errorf("invoke worker %s: %w", ep.addr, ctxErr(ctx, err))
+		}
+		cn = newConn(nc)
 	}
-	if inv.CognitoIdentity != "" {
-		h[HeaderCognitoIdentity] = []string{inv.CognitoIdentity}
+	res, reuse, err := cn.roundTrip(ctx, ep.head, inv)
+	now := c.now()
+	ep.done(cn, reuse && err == nil, now)
+	if err != nil {
+		return nil, fmt.Errorf("invoke worker %s: %w", ep.addr, ctxErr(ctx, err))
 	}
-	if inv.FunctionARN != "" {
-		h[HeaderFunctionARN] = []string{inv.FunctionARN}
+	return res, nil
+}
+
+// ctxErr returns an error that wraps ctx's error when ctx ended (a connection
+// deadline set from ctx may expire a moment before ctx reports it).
+func ctxErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	var ne net.Error
+	if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return err
+}
+
+// checkHeaders refuses header values that would break the request framing.
+func checkHeaders(inv *Invocation) error {
+	for _, h := range [...]struct{ name, v string }{
+		{HeaderRequestID, inv.RequestID}, {HeaderTraceID, inv.TraceID}, {HeaderClientContext, inv.ClientContext},
+		{HeaderCognitoIdentity, inv.CognitoIdentity}, {HeaderFunctionARN, inv.FunctionARN},
+	} {
+		if !validHeaderValue(h.v) {
+			return fmt.Errorf("%s %q: control characters are not allowed in a header", h.name, h.v)
+		}
+	}
+	return nil
+}
+
+// validHeaderValue reports whether s has no control characters but tab.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRequest appends the request head for inv to b.
+func appendRequest(b, head []byte, inv *Invocation) []byte {
+	b = append(b, head...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(inv.Payload)), 10)
+	b = append(b, "\r\n"...)
+	b = appendHeader(b, HeaderRequestID, inv.RequestID)
+	b = appendHeader(b, HeaderTraceID, inv.TraceID)
+	b = appendHeader(b, HeaderClientContext, inv.ClientContext)
+	b = appendHeader(b, HeaderCognitoIdentity, inv.CognitoIdentity)
+	b = appendHeader(b, HeaderFunctionARN, inv.FunctionARN)
 	if inv.Tail {
-		h[HeaderLogType] = []string{"Tail"}
+		b = append(b, HeaderLogType+": Tail\r\n"...)
 	}
 	if !inv.Deadline.IsZero() {
-		h[HeaderDeadlineMs] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
+		b = append(b, HeaderDeadlineMs+": "...)
+		b = strconv.AppendInt(b, inv.Deadline.UnixMilli(), 10)
+		b = append(b, "\r\n"...)
 	}
-	pr := &payloadReader{b: inv.Payload}
-	// The caller may reuse the payload's memory once Invoke returns, even if
-	// the transport is still writing (a worker that answered early): the
-	// reader stops serving it then.
-	defer pr.stop()
-	req := (&http.Request{
-		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: pr, ContentLength: int64(len(inv.Payload)),
-	}).WithContext(ctx)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke worker %s: %w", u.Host, err)
-	}
-	defer resp.Body.Close()
-	bp := bufPool.Get().(*[]byte)
-	body, err := readBody((*bp)[:0], resp)
-	if err != nil {
-		putBuf(bp, body)
-		return nil, fmt.Errorf("read worker %s response: %w", u.Host, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("%w: worker %s answered %d: %.200s", ErrProtocol, u.Host, resp.StatusCode, body)
-		putBuf(bp, body)
-		return nil, err
-	}
-	rh := resp.Header
-	return &Result{
-		Body: body, buf: bp,
-		FunctionError: first(rh[HeaderFunctionError]),
-		ErrorKind:     first(rh[HeaderErrorKind]),
-		LogResult:     first(rh[HeaderLogResult]),
-		InitDuration:  first(rh[HeaderInitDuration]),
-		Duration:      first(rh[HeaderDuration]),
-	}, nil
+	return append(b, "\r\n"...)
 }
 
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
+func appendHeader(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
 	}
-	return v[0]
-}
-
-func readBody(dst []byte, resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n > MaxResponse {
-		return dst, fmt.Errorf("%w: response of %d bytes is too large", ErrProtocol, n)
-	} else if n > 0 && int64(cap(dst)) < n {
-		dst = make([]byte, 0, n)
-	}
-	for {
-		if len(dst) == cap(dst) {
-			if len(dst) >= MaxResponse {
-				return dst, fmt.Errorf("%w: response is too large", ErrProtocol)
-			}
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := resp.Body.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
-}
-
-// payloadReader serves a request body until stop is called.
-type payloadReader struct {
-	mu      sync.Mutex
-	b       []byte
-	off     int
-	stopped bool
-}
-
-var errStopped = errors.New("invoke finished")
-
-func (r *payloadReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped {
-		return 0, errStopped
-	}
-	if r.off >= len(r.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[r.off:])
-	r.off += n
-	return n, nil
-}
-
-func (r *payloadReader) Close() error { return nil }
-
-func (r *payloadReader) stop() {
-	r.mu.Lock()
-	r.stopped = true
-	r.b = nil
-	r.mu.Unlock()
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
 }
