@@ -6,8 +6,12 @@
 // It builds esb (or uses -esb), starts `esb s3` on a free port with its data
 // on the same filesystem as the disk floor, measures its idle RSS, then PUT and
 // GET of 1 KiB objects (sequential and with 32 clients) and of 64 MiB objects
-// with the AWS SDK for Go v2, and the same writes and reads as files. It prints a
-// table and writes the figures as JSON.
+// with the AWS SDK for Go v2, and the same writes and reads as files. One-client
+// rows alternate the server's and the floor's operations so that both run under
+// the same machine conditions. With -http-floor it also measures a minimal
+// net/http file server on loopback (no S3), which separates the cost of HTTP
+// over loopback from the cost of the S3 engine. It prints a table and writes the
+// figures as JSON.
 package main
 
 import (
@@ -49,12 +53,13 @@ type options struct {
 	largeCount int
 	dir        string
 	rows       string
+	httpFloor  bool
 }
 
 // Result is one measured row.
 type Result struct {
 	Name       string  `json:"name"`
-	Target     string  `json:"target"` // "esb s3" or "disk"
+	Target     string  `json:"target"` // "esb s3", "disk" or "http" (-http-floor)
 	Ops        int     `json:"ops"`
 	Clients    int     `json:"clients"`
 	Bytes      int     `json:"bytes_per_op"`
@@ -91,6 +96,7 @@ func main() {
 	flag.IntVar(&o.largeCount, "large-count", 6, "large objects per row")
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a temporary directory beside the system's temp dir)")
 	flag.StringVar(&o.rows, "rows", "", "run only the rows whose name matches this regular expression")
+	flag.BoolVar(&o.httpFloor, "http-floor", false, "also measure a minimal net/http file server on loopback (no S3, no auth, no hashing): the cost of HTTP itself")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/s3:", err)
@@ -221,9 +227,45 @@ func run(o options) error {
 		return err
 	}
 
-	type target struct {
-		name     string
-		put, get func(string, []byte) error
+	var httpPut func(string, []byte) error
+	var httpGet func(string, int) error
+	if o.httpFloor {
+		stop, base, err := startHTTPFloor(filepath.Join(work, "httpfloor"), &getBufs)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		hc := s3client.NewHTTPClient()
+		httpPut = func(key string, body []byte) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+key, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("http floor PUT %s: %s", key, resp.Status)
+			}
+			return nil
+		}
+		httpGet = func(key string, want int) error {
+			resp, err := hc.Get(base + key)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			bp := getBufs.Get().(*[]byte)
+			n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, *bp)
+			getBufs.Put(bp)
+			if err == nil && int(n) != want {
+				err = fmt.Errorf("http floor GET %s: %d bytes, want %d", key, n, want)
+			}
+			return err
+		}
 	}
 	row := func(name, tgt string, ops, clients, size int, fn func(i int) error) (Result, error) {
 		lat := make([]time.Duration, ops)
@@ -261,67 +303,86 @@ func run(o options) error {
 		}
 		return summarise(name, tgt, clients, size, lat, el), nil
 	}
-	// seqRows measures a one-client pair with the server's and the floor's
-	// operations alternating (server i, floor i, server i+1, …), so that both
-	// see the same machine: a neighbour's burst of CPU or I/O, dirty-page
-	// writeback, or the file system's inode allocator state (on ext4 without
-	// a journal every new inode scans the recently deleted ones) hits both
-	// rows alike instead of whichever ran during it. Throughput is operations
-	// over each side's own summed time.
-	seqRows := func(name string, ops, size int, esbFn, diskFn func(i int) error) (Result, Result, error) {
-		le, ld := make([]time.Duration, ops), make([]time.Duration, ops)
-		var te, td time.Duration
+	// seqRows measures one-client rows with the targets' operations
+	// alternating (server i, floor i, server i+1, …), so that all see the same
+	// machine: a neighbour's burst of CPU or I/O, dirty-page writeback, or the
+	// file system's inode allocator state (on ext4 without a journal every new
+	// inode scans the recently deleted ones) hits every row alike instead of
+	// whichever ran during it. Throughput is operations over each target's own
+	// summed time.
+	seqRows := func(name string, ops, size int, tg []namedOp) ([]Result, error) {
+		lat := make([][]time.Duration, len(tg))
+		busy := make([]time.Duration, len(tg))
+		for k := range tg {
+			lat[k] = make([]time.Duration, ops)
+		}
 		for i := 0; i < ops; i++ {
-			t0 := time.Now()
-			if err := esbFn(i); err != nil {
-				return Result{}, Result{}, fmt.Errorf("%s (esb s3): %w", name, err)
+			for k, t := range tg {
+				t0 := time.Now()
+				if err := t.fn(i); err != nil {
+					return nil, fmt.Errorf("%s (%s): %w", name, t.target, err)
+				}
+				lat[k][i] = time.Since(t0)
+				busy[k] += lat[k][i]
 			}
-			t1 := time.Now()
-			if err := diskFn(i); err != nil {
-				return Result{}, Result{}, fmt.Errorf("%s (disk): %w", name, err)
-			}
-			le[i], ld[i] = t1.Sub(t0), time.Since(t1)
-			te += le[i]
-			td += ld[i]
 		}
-		return summarise(name, "esb s3", 1, size, le, te), summarise(name, "disk", 1, size, ld, td), nil
+		out := make([]Result, len(tg))
+		for k, t := range tg {
+			out[k] = summarise(name, t.target, 1, size, lat[k], busy[k])
+		}
+		return out, nil
 	}
-	add := func(esb, disk Result) {
-		if disk.OpsPerSec > 0 {
-			esb.RatioFloor = esb.OpsPerSec / disk.OpsPerSec
+	// add appends a row's results; every target but the disk floor gets its
+	// throughput as a ratio to the floor's.
+	add := func(rs []Result) {
+		var disk float64
+		for _, r := range rs {
+			if r.Target == "disk" {
+				disk = r.OpsPerSec
+			}
 		}
-		rep.Results = append(rep.Results, esb, disk)
+		for _, r := range rs {
+			if r.Target != "disk" && disk > 0 {
+				r.RatioFloor = r.OpsPerSec / disk
+			}
+			rep.Results = append(rep.Results, r)
+		}
 	}
 	only, err := regexp.Compile(o.rows)
 	if err != nil {
 		return fmt.Errorf("-rows: %w", err)
 	}
-	pair := func(name string, ops, clients, size int, esbFn, diskFn func(i int) error) error {
+	pair := func(name string, ops, clients, size int, esbFn, diskFn, httpFn func(i int) error) error {
 		if !only.MatchString(name) {
 			return nil
 		}
-		// Warm-up of both paths.
+		tg := []namedOp{{"esb s3", esbFn}, {"disk", diskFn}}
+		if o.httpFloor {
+			tg = append(tg, namedOp{"http", httpFn})
+		}
+		// Warm-up of every path.
 		for i := 0; i < min(ops, 20); i++ {
-			_ = esbFn(i)
-			_ = diskFn(i)
+			for _, t := range tg {
+				_ = t.fn(i)
+			}
 		}
 		if clients == 1 {
-			e, d, err := seqRows(name, ops, size, esbFn, diskFn)
+			rs, err := seqRows(name, ops, size, tg)
 			if err != nil {
 				return err
 			}
-			add(e, d)
+			add(rs)
 			return nil
 		}
-		e, err := row(name, "esb s3", ops, clients, size, esbFn)
-		if err != nil {
-			return err
+		var rs []Result
+		for _, t := range tg {
+			r, err := row(name, t.target, ops, clients, size, t.fn)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, r)
 		}
-		d, err := row(name, "disk", ops, clients, size, diskFn)
-		if err != nil {
-			return err
-		}
-		add(e, d)
+		add(rs)
 		return nil
 	}
 	smallKey := func(prefix string, i int) string {
@@ -330,34 +391,40 @@ func run(o options) error {
 
 	if err := pair("PUT 1 KiB sequential", o.smallOps, 1, 1024,
 		func(i int) error { return s3Put(smallKey("seq", i), small) },
-		func(i int) error { return diskPut(smallKey("seq", i), small) }); err != nil {
+		func(i int) error { return diskPut(smallKey("seq", i), small) },
+		func(i int) error { return httpPut(smallKey("seq", i), small) }); err != nil {
 		return err
 	}
 	if err := pair("GET 1 KiB sequential", o.smallOps, 1, 1024,
 		func(i int) error { return s3Get(smallKey("seq", i), 1024) },
-		func(i int) error { return diskGetPar(smallKey("seq", i), 1024) }); err != nil {
+		func(i int) error { return diskGetPar(smallKey("seq", i), 1024) },
+		func(i int) error { return httpGet(smallKey("seq", i), 1024) }); err != nil {
 		return err
 	}
 	parOps := o.smallOps * 4
 	if err := pair(fmt.Sprintf("PUT 1 KiB %d clients", o.clients), parOps, o.clients, 1024,
 		func(i int) error { return s3Put(smallKey("par", i), small) },
-		func(i int) error { return diskPut(smallKey("par", i), small) }); err != nil {
+		func(i int) error { return diskPut(smallKey("par", i), small) },
+		func(i int) error { return httpPut(smallKey("par", i), small) }); err != nil {
 		return err
 	}
 	if err := pair(fmt.Sprintf("GET 1 KiB %d clients", o.clients), parOps, o.clients, 1024,
 		func(i int) error { return s3Get(smallKey("par", i), 1024) },
-		func(i int) error { return diskGetPar(smallKey("par", i), 1024) }); err != nil {
+		func(i int) error { return diskGetPar(smallKey("par", i), 1024) },
+		func(i int) error { return httpGet(smallKey("par", i), 1024) }); err != nil {
 		return err
 	}
 	largeName := fmt.Sprintf("%d MiB", o.largeSize>>20)
 	if err := pair("PUT "+largeName+" sequential", o.largeCount, 1, o.largeSize,
 		func(i int) error { return s3Put("large/"+strconv.Itoa(i), large) },
-		func(i int) error { return diskPut("large/"+strconv.Itoa(i), large) }); err != nil {
+		func(i int) error { return diskPut("large/"+strconv.Itoa(i), large) },
+		func(i int) error { return httpPut("large/"+strconv.Itoa(i), large) }); err != nil {
 		return err
 	}
 	if err := pair("GET "+largeName+" sequential", o.largeCount, 1, o.largeSize,
 		func(i int) error { return s3Get("large/"+strconv.Itoa(i), o.largeSize) },
-		func(i int) error { return diskGet("large/"+strconv.Itoa(i), o.largeSize) }); err != nil {
+		func(i int) error { return diskGet("large/"+strconv.Itoa(i), o.largeSize) },
+		func(i int) error { return httpGet("large/"+strconv.Itoa(i), o.largeSize) }); err != nil {
 		return err
 	}
 	if after, err := rss(cmd.Process.Pid); err == nil {
@@ -459,4 +526,69 @@ func versionRSS(bin string) (float64, error) {
 		return 0, nil
 	}
 	return float64(ru.Maxrss) / 1024, nil
+}
+
+// namedOp is one target's operation in a row.
+type namedOp struct {
+	target string
+	fn     func(i int) error
+}
+
+// startHTTPFloor serves PUT and GET of plain files under dir with net/http on
+// a loopback port: the same transport as the S3 server's, without SigV4,
+// hashing, metadata or atomic publication. PUT copies the body into the file
+// through a 1 MiB buffer (as the S3 engine does); GET answers with
+// Content-Length and lets net/http send the *os.File with sendfile. It returns
+// a stop function and the base URL ("http://127.0.0.1:port/").
+func startHTTPFloor(dir string, bufs *sync.Pool) (func(), string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("http floor: %w", err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := filepath.Join(dir, filepath.FromSlash(filepath.Clean("/"+r.URL.Path)))
+		switch r.Method {
+		case http.MethodPut:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			f, err := os.Create(p)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			bp := bufs.Get().(*[]byte)
+			_, err = io.CopyBuffer(struct{ io.Writer }{f}, r.Body, *bp)
+			bufs.Put(bp)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		case http.MethodGet:
+			f, err := os.Open(p)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+			_, _ = io.Copy(w, f)
+		default:
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("http floor: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, "http://" + ln.Addr().String() + "/", nil
 }
