@@ -141,8 +141,10 @@ type sandbox struct {
 	slot chan struct{} // capacity 1: held by the invoke in flight
 
 	// finishing is set while the slot's holder has its result and is
-	// printing END and REPORT; closed when the slot is free again.
-	finishing chan struct{}
+	// printing END and REPORT; completed is signalled (with mu held) when
+	// it has freed the slot.
+	finishing bool
+	completed sync.Cond
 
 	mu       sync.Mutex
 	m        machine
@@ -162,6 +164,7 @@ func newSandbox(cfg *Config, logs *LogSink, log *slog.Logger, sp spawner, mem *m
 		runtimeID: runtimeID,
 		slot:      make(chan struct{}, 1),
 	}
+	s.completed.L = &s.mu
 	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	return s
 }
@@ -234,7 +237,7 @@ func (s *sandbox) run(req *invokeRequest) (*invocation, *result, error) {
 		res.duration = inv.resulted.Sub(inv.delivered)
 	}
 	s.mu.Lock()
-	s.finishing = make(chan struct{})
+	s.finishing = true
 	s.mu.Unlock()
 	return inv, &res, nil
 }
@@ -251,12 +254,14 @@ func (s *sandbox) acquire() error {
 		default:
 		}
 		s.mu.Lock()
-		f := s.finishing
-		s.mu.Unlock()
-		if f == nil {
+		if !s.finishing {
+			s.mu.Unlock()
 			return ErrBusy
 		}
-		<-f
+		for s.finishing {
+			s.completed.Wait()
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -268,7 +273,7 @@ func (s *sandbox) busy() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.finishing == nil
+	return !s.finishing
 }
 
 // submitLocked queues inv for the runtime, starting one if none runs.
@@ -648,11 +653,12 @@ func (s *sandbox) complete(inv *invocation, res *result) {
 			s.startLocked()
 		}
 	}
-	f := s.finishing
-	s.finishing = nil
-	s.mu.Unlock()
+	// Free the slot under mu, so a waiter that sees finishing cleared
+	// finds the slot free (unless a third invoke took it first).
+	s.finishing = false
 	<-s.slot
-	close(f)
+	s.completed.Broadcast()
+	s.mu.Unlock()
 }
 
 // drain stops new invokes and waits (up to ctx) for the one in flight.
