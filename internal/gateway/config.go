@@ -98,7 +98,11 @@ type Config struct {
 	// os.Stderr).
 	AccessLog       bool
 	AccessLogWriter io.Writer
-	Logger          *slog.Logger
+	// StdHTTPServer serves the plain HTTP port with net/http's server instead
+	// of the gateway's own HTTP/1.1 server (which starts no goroutine per
+	// request and answers with one write). HTTPS always uses net/http.
+	StdHTTPServer bool
+	Logger        *slog.Logger
 	// MetricsCollectors are served on /metrics next to the gateway's own
 	// (the log pipeline's counters).
 	MetricsCollectors []prometheus.Collector

@@ -40,6 +40,14 @@ type Agent interface {
 	GetContainerMetrics(ctx context.Context, in *agentv1.GetContainerMetricsRequest, opts ...grpc.CallOption) (*agentv1.GetContainerMetricsResponse, error)
 }
 
+// server is an HTTP server of a listener: net/http's, or h1Server on the
+// plain HTTP port.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
 // Gateway is a running (or ready to run) gateway.
 type Gateway struct {
 	cfg            Config
@@ -59,7 +67,7 @@ type Gateway struct {
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex
 
-	servers   []*http.Server
+	servers   []server
 	listeners []net.Listener
 	addrs     map[string]net.Addr
 
@@ -176,6 +184,12 @@ func (g *Gateway) Start(ctx context.Context) error {
 			return listenError(b.name, b.addr, err)
 		}
 		g.addrs[b.name] = ln.Addr()
+		if b.tls == nil && !g.cfg.StdHTTPServer {
+			g.listeners = append(g.listeners, ln)
+			g.servers = append(g.servers, &h1Server{handler: g, readHeaderTimeout: 30 * time.Second,
+				idleTimeout: 120 * time.Second, maxHeaderBytes: 1 << 20, log: g.log})
+			continue
+		}
 		srv := &http.Server{
 			Handler:           g,
 			ReadHeaderTimeout: 30 * time.Second,
