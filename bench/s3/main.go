@@ -180,9 +180,9 @@ func run(o options) error {
 		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}, unsigned)
 		return err
 	}
-	// Both sides read large bodies through the same 1 MiB buffer: io.Discard's
-	// own ReadFrom would read the HTTP body 8 KiB per syscall while the floor
-	// reads the file 1 MiB at a time, which measured the client, not the server.
+	// Every target reads bodies through the same 1 MiB buffers: io.Discard's
+	// own ReadFrom would read the HTTP body 8 KiB per call while the floor
+	// reads the file 1 MiB at a time.
 	getBufs := sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 	s3Get := func(key string, want int) error {
 		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
