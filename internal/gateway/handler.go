@@ -76,8 +76,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.trace = g.ids.traceID(r.Header.Get("X-Amzn-Trace-Id"), rq.start)
 	rq.kind, rq.function, rq.cold, rq.status, rq.bytes = "api", "", false, 0, 0
 	h := w.Header()
-	h["X-Amzn-Requestid"] = []string{rq.id}
-	h["X-Amzn-Trace-Id"] = []string{rq.trace}
+	// One allocation for both values (servers write the headers after
+	// ServeHTTP returns, so they cannot live in the pooled request).
+	ids := []string{rq.id, rq.trace}
+	h["X-Amzn-Requestid"] = ids[0:1:1]
+	h["X-Amzn-Trace-Id"] = ids[1:2:2]
 	rq.rec = recorder{ResponseWriter: w, rq: rq}
 	rq.w = &rq.rec
 
@@ -300,13 +303,25 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 		c.pool.Breaker().Success()
 	}
 	h := rq.w.Header()
+	free := make([]string, len(resp.Headers)) // backing of the values, one allocation
 	for _, hd := range resp.Headers {
 		if hopByHop(hd.Name) {
 			continue // the gateway frames the response itself
 		}
-		h.Add(hd.Name, hd.Value)
+		k := http.CanonicalHeaderKey(hd.Name)
+		if vs, ok := h[k]; ok || len(free) == 0 {
+			h[k] = append(vs, hd.Value)
+			continue
+		}
+		free[0] = hd.Value
+		h[k] = free[0:1:1]
+		free = free[1:]
 	}
-	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	if _, own := rq.rec.ResponseWriter.(*h1Response); !own {
+		// h1Server frames the answer itself; net/http needs the length
+		// to not chunk a body larger than its buffer.
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	}
 	rq.w.WriteHeader(resp.StatusCode)
 	rq.w.Write(resp.Body)
 }

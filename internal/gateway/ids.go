@@ -61,9 +61,10 @@ func (s *idSource) requestID() string {
 func (s *idSource) newTraceID(now time.Time) string {
 	var r [12]byte
 	s.fill(r[:])
-	b := make([]byte, 0, 48)
-	b = append(b, "Root=1-"...)
-	ts := strconv.FormatInt(now.Unix(), 16)
+	var buf [48]byte
+	b := append(buf[:0], "Root=1-"...)
+	var tsb [16]byte
+	ts := strconv.AppendInt(tsb[:0], now.Unix(), 16)
 	for i := len(ts); i < 8; i++ {
 		b = append(b, '0')
 	}
