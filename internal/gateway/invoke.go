@@ -79,11 +79,11 @@ func (g *Gateway) invoke(ctx context.Context, rq *request, c *call) (*worker.Res
 	}
 	// A caller that goes away does not cut the invoke short: the function
 	// runs to its end (as on AWS) and the worker stays usable.
-	ictx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	ictx := newInvokeCtx(context.WithoutCancel(ctx), deadline)
 	c.inv.URL = w.URL
 	res, err := g.workers.Invoke(ictx, &c.inv)
 	timedOut := ictx.Err() == context.DeadlineExceeded
-	cancel()
+	ictx.release()
 	fm.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		p.Release(w, false)
