@@ -4,7 +4,6 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,22 +58,23 @@ func (s *idSource) requestID() string {
 
 // newTraceID returns "Root=1-<8 hex epoch seconds>-<24 hex random>;Sampled=1".
 func (s *idSource) newTraceID(now time.Time) string {
+	const head, tail = "Root=1-", ";Sampled=1"
 	var r [12]byte
 	s.fill(r[:])
-	var buf [48]byte
-	b := append(buf[:0], "Root=1-"...)
-	var tsb [16]byte
-	ts := strconv.AppendInt(tsb[:0], now.Unix(), 16)
-	for i := len(ts); i < 8; i++ {
-		b = append(b, '0')
+	var b [len(head) + 8 + 1 + 24 + len(tail)]byte
+	copy(b[:], head)
+	sec := uint32(now.Unix()) // 8 hex digits until 2106
+	for i := range 8 {
+		b[len(head)+i] = hexd[sec>>(28-4*i)&15]
 	}
-	b = append(b, ts...)
-	b = append(b, '-')
+	b[len(head)+8] = '-'
+	j := len(head) + 9
 	for _, c := range r {
-		b = append(b, hexd[c>>4], hexd[c&15])
+		b[j], b[j+1] = hexd[c>>4], hexd[c&15]
+		j += 2
 	}
-	b = append(b, ";Sampled=1"...)
-	return string(b)
+	copy(b[j:], tail)
+	return string(b[:])
 }
 
 // traceID keeps a valid incoming X-Amzn-Trace-Id (with its Parent, Sampled
