@@ -48,6 +48,7 @@ type DB struct {
 	sync    *pebble.WriteOptions
 	now     func() time.Time
 	writes  chan *writeReq
+	syncs   chan pendingSync
 	tables  atomic.Pointer[map[string]*TableDef]
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -124,6 +125,11 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("load table catalogue from %s: %w", dir, err)
 	}
 	db.tables.Store(&tables)
+	if !opts.NoSync {
+		db.syncs = make(chan pendingSync, 8)
+		db.wg.Add(1)
+		go db.syncLoop()
+	}
 	db.wg.Add(1)
 	go db.commitLoop()
 	return db, nil
@@ -430,6 +436,7 @@ type WriteTx struct {
 	db       *DB
 	dirty    bool
 	onCommit []func()
+	stats    map[*TableDef]*tableStats
 }
 
 // Write runs fn in the commit loop and returns once its batch is durable (or
@@ -458,6 +465,9 @@ func (db *DB) write(ctx context.Context, fn func(*WriteTx) error, alone bool) er
 
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
+	if db.syncs != nil {
+		defer close(db.syncs)
+	}
 	batch := make([]*writeReq, 0, db.max)
 	for {
 		select {
@@ -494,13 +504,30 @@ func (db *DB) commitLoop() {
 	}
 }
 
+// tableStats is a table's item count and bytes as a batch changes them: the
+// stats key is read once per batch and written once before the commit, not
+// once per write.
+type tableStats struct {
+	key          []byte
+	count, bytes int64
+}
+
+// pendingSync is a batch applied to the engine whose WAL sync is still in
+// flight; its writers are answered once the sync completes.
+type pendingSync struct {
+	b     *pebble.Batch
+	batch []*writeReq
+	errs  []error
+}
+
 func (db *DB) runBatch(batch []*writeReq) {
 	b := db.pdb.NewIndexedBatch()
 	now := db.now().Unix()
 	errs := make([]error, len(batch))
+	stats := map[*TableDef]*tableStats{}
 	var commits []func()
 	for i, r := range batch {
-		tx := &WriteTx{ReadTx: ReadTx{r: b, now: now}, b: b, db: db}
+		tx := &WriteTx{ReadTx: ReadTx{r: b, now: now}, b: b, db: db, stats: stats}
 		errs[i] = call(r.fn, tx)
 		tx.release()
 		if errs[i] != nil && tx.dirty {
@@ -517,7 +544,27 @@ func (db *DB) runBatch(batch []*writeReq) {
 		commits = append(commits, tx.onCommit...)
 	}
 	var err error
-	if !b.Empty() {
+	for _, st := range stats {
+		var v [16]byte
+		binary.BigEndian.PutUint64(v[:], uint64(st.count))
+		binary.BigEndian.PutUint64(v[8:], uint64(st.bytes))
+		if err = b.Set(st.key, v[:], nil); err != nil {
+			break
+		}
+	}
+	if err == nil && !b.Empty() && db.sync.Sync && len(commits) == 0 && db.syncs != nil {
+		// Pipelined group commit: the batch is applied (visible to the next
+		// batch, as Pebble makes every write visible before its sync) and the
+		// loop goes on building the next batch while this one's WAL sync is
+		// in flight. Writers are answered only after the sync, in commit order,
+		// so every acknowledged write is durable; a later batch that read this
+		// one's data is answered after its own, later, sync.
+		if err = db.pdb.ApplyNoSyncWait(b, db.sync); err == nil {
+			// The commit loop reuses batch's array for the next batch.
+			db.syncs <- pendingSync{b: b, batch: append([]*writeReq(nil), batch...), errs: errs}
+			return
+		}
+	} else if err == nil && !b.Empty() {
 		err = b.Commit(db.sync)
 	}
 	b.Close()
@@ -526,11 +573,26 @@ func (db *DB) runBatch(batch []*writeReq) {
 			f()
 		}
 	}
+	answer(batch, errs, err)
+}
+
+func answer(batch []*writeReq, errs []error, err error) {
 	for i, r := range batch {
 		if err != nil {
 			errs[i] = fmt.Errorf("commit: %w", err)
 		}
 		r.done <- errs[i]
+	}
+}
+
+// syncLoop waits for the WAL sync of each pipelined batch, in commit order,
+// and answers its writers.
+func (db *DB) syncLoop() {
+	defer db.wg.Done()
+	for p := range db.syncs {
+		err := p.b.SyncWait()
+		p.b.Close()
+		answer(p.batch, p.errs, err)
 	}
 }
 
@@ -599,7 +661,8 @@ func (w *WriteTx) Put(d *TableDef, key []byte, old attr.Item, oldRec *Record, it
 	if oldRec != nil {
 		dc, db = 0, int64(size-oldRec.Size)
 	}
-	return w.addStats(d, dc, db)
+	w.addStats(d, dc, db)
+	return nil
 }
 
 // Delete removes the item at key (old is its decoded content).
@@ -617,7 +680,8 @@ func (w *WriteTx) Delete(d *TableDef, key []byte, old attr.Item, oldRec Record) 
 	if err := w.moveTTL(d, key, oldRec.Expiry, 0); err != nil {
 		return err
 	}
-	return w.addStats(d, -1, -int64(oldRec.Size))
+	w.addStats(d, -1, -int64(oldRec.Size))
+	return nil
 }
 
 func ttlKey(d *TableDef, exp int64, key []byte) []byte {
@@ -641,11 +705,31 @@ func (w *WriteTx) moveTTL(d *TableDef, key []byte, oldExp, newExp int64) error {
 	return nil
 }
 
-func (w *WriteTx) addStats(d *TableDef, dc, db int64) error {
+func (w *WriteTx) addStats(d *TableDef, dc, db int64) {
+	st := w.tableStats(d)
+	w.dirty = true
+	st.count += dc
+	st.bytes += db
+}
+
+// tableStats returns the batch's running stats of d, reading them on first use.
+func (w *WriteTx) tableStats(d *TableDef) *tableStats {
+	if st := w.stats[d]; st != nil {
+		return st
+	}
 	k := statsKey(d)
 	c, b := decodeStats(w.get(k))
-	var v [16]byte
-	binary.BigEndian.PutUint64(v[:], uint64(c+dc))
-	binary.BigEndian.PutUint64(v[8:], uint64(b+db))
-	return w.set(k, v[:])
+	st := &tableStats{key: k, count: c, bytes: b}
+	w.stats[d] = st
+	return st
+}
+
+// Exists reports whether the table's storage exists in this batch (schema
+// changes run in batches of their own, so a table whose stats this batch
+// already holds exists).
+func (w *WriteTx) Exists(d *TableDef) bool {
+	if w.stats[d] != nil {
+		return true
+	}
+	return w.ReadTx.Exists(d)
 }
