@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -292,8 +293,21 @@ func startESB(dataDir string) (string, int, func(), error) {
 	return "http://" + addr, cmd.Process.Pid, stop, nil
 }
 
-// serve runs esb's DynamoDB server (durable: fsync per commit) until interrupted.
+// serve runs esb's DynamoDB server (durable: fsync per commit) until
+// interrupted. With ESB_BENCH_DYNAMODB_CPUPROFILE set, the server writes a CPU
+// profile there (each server process appends its pid to the name).
 func serve(dir, addr string) error {
+	if path := os.Getenv("ESB_BENCH_DYNAMODB_CPUPROFILE"); path != "" {
+		f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	srv, err := dynamo.NewServer(dynamo.Config{Addr: addr, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
