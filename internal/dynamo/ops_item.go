@@ -43,11 +43,13 @@ func (s *Server) getItem(ctx context.Context, body, out []byte) ([]byte, error) 
 	size := 0
 	out = append(out, '{')
 	err = s.db.View(func(r *store.ReadTx) error {
-		if !r.Exists(d) {
-			return notFound()
-		}
+		// A table's items are dropped with it, so a found item proves the
+		// table exists: only a miss needs the existence check.
 		rec, ok := r.Get(d, key)
 		if !ok {
+			if !r.Exists(d) {
+				return notFound()
+			}
 			return nil
 		}
 		size = rec.Size
