@@ -13,9 +13,60 @@ import (
 // Lines look like the rest of the gateway's slog output:
 //
 //	{"time":"…","level":"INFO","msg":"request","type":"access","request_id":"…",…}
+//
+// Lines are batched: written together once flushEvery has passed since the
+// first unwritten one (or at maxBatch bytes), so a busy gateway makes one
+// write per batch rather than one per request. flushEvery ≤ 0 writes each
+// line at once.
 type accessLog struct {
-	mu sync.Mutex
-	w  io.Writer
+	w          io.Writer
+	flushEvery time.Duration
+
+	mu    sync.Mutex
+	buf   []byte // lines not yet written
+	spare []byte
+	armed bool // the flush timer is running
+	timer *time.Timer
+
+	wmu sync.Mutex // held while writing, so batches stay in order
+}
+
+// maxBatch is the batch size written at once without waiting for the timer.
+const maxBatch = 32 << 10
+
+func newAccessLog(w io.Writer, flushEvery time.Duration) *accessLog {
+	l := &accessLog{w: w, flushEvery: flushEvery}
+	if flushEvery > 0 {
+		l.timer = time.AfterFunc(time.Hour, l.flush)
+		l.timer.Stop()
+	}
+	return l
+}
+
+// flush writes the lines buffered so far.
+func (l *accessLog) flush() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	b := l.buf
+	l.buf, l.spare, l.armed = l.spare[:0], nil, false
+	l.mu.Unlock()
+	if len(b) > 0 {
+		l.w.Write(b)
+	}
+	if cap(b) <= 4*maxBatch {
+		l.mu.Lock()
+		l.spare = b[:0]
+		l.mu.Unlock()
+	}
+}
+
+// close writes what is buffered and stops the timer.
+func (l *accessLog) close() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.flush()
 }
 
 type accessEntry struct {
@@ -57,9 +108,23 @@ func (l *accessLog) write(e *accessEntry, now time.Time) {
 	b = append(b, `,"user_agent":`...)
 	b = appendJSON(b, e.userAgent)
 	b = append(b, "}\n"...)
-	l.mu.Lock()
-	l.w.Write(b)
-	l.mu.Unlock()
+	if l.timer == nil {
+		l.wmu.Lock()
+		l.w.Write(b)
+		l.wmu.Unlock()
+	} else {
+		l.mu.Lock()
+		l.buf = append(l.buf, b...)
+		full := len(l.buf) >= maxBatch
+		if !full && !l.armed {
+			l.armed = true
+			l.timer.Reset(l.flushEvery)
+		}
+		l.mu.Unlock()
+		if full {
+			l.flush()
+		}
+	}
 	*bp = b
 	logBufPool.Put(bp)
 }

@@ -98,6 +98,10 @@ type Config struct {
 	// os.Stderr).
 	AccessLog       bool
 	AccessLogWriter io.Writer
+	// AccessLogFlush is how long access log lines may wait to be written
+	// together (one write per batch instead of one per request); default
+	// 100ms, negative writes every line at once.
+	AccessLogFlush time.Duration
 	// StdHTTPServer serves the plain HTTP port with net/http's server instead
 	// of the gateway's own HTTP/1.1 server (which starts no goroutine per
 	// request and answers with one write). HTTPS always uses net/http.
@@ -142,6 +146,7 @@ func Defaults() Config {
 		ShutdownGrace:      30 * time.Second,
 		WatchInterval:      2 * time.Second,
 		AccessLog:          true,
+		AccessLogFlush:     100 * time.Millisecond,
 	}
 }
 
@@ -183,6 +188,7 @@ func (c *Config) fill() {
 	setD(&c.BreakerRecovery, d.BreakerRecovery)
 	setD(&c.ShutdownGrace, d.ShutdownGrace)
 	setD(&c.WatchInterval, d.WatchInterval)
+	setD(&c.AccessLogFlush, d.AccessLogFlush)
 	setI(&c.NoRouteStatus, d.NoRouteStatus)
 	setI(&c.AsyncQueueSize, d.AsyncQueueSize)
 	setI(&c.AsyncWorkers, d.AsyncWorkers)

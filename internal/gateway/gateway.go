@@ -87,7 +87,7 @@ func New(cfg Config, agent Agent) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, agent: agent, log: cfg.Logger.With("component", "gateway"), workers: worker.NewClient(), ids: newIDSource(), addrs: map[string]net.Addr{}}
 	if cfg.AccessLog {
-		g.access = &accessLog{w: cfg.AccessLogWriter}
+		g.access = newAccessLog(cfg.AccessLogWriter, cfg.AccessLogFlush)
 	}
 	if !cfg.AuthDisabled {
 		users := map[string]string{}
@@ -293,6 +293,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		g.workers.CloseIdle()
+		if g.access != nil {
+			g.access.close()
+		}
 		g.shutErr = errors.Join(errs...)
 		g.log.Info("gateway stopped")
 	})

@@ -310,6 +310,9 @@ func (e *env) do(method, url string, body []byte, hdr map[string]string) result 
 }
 
 func (e *env) logs() string {
+	if e.g != nil && e.g.access != nil {
+		e.g.access.flush()
+	}
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	return e.logBuf.String()
