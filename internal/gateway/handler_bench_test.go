@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -116,7 +117,7 @@ func (a *rawAgent) close() {
 }
 
 // benchGateway starts a gateway with one warm raw worker behind GET /hello.
-func benchGateway(b *testing.B, accessLog, stdServer bool) (*Gateway, *rawAgent, string) {
+func benchGateway(b *testing.B, accessLog io.Writer, flush time.Duration, stdServer bool) (*Gateway, *rawAgent, string) {
 	b.Helper()
 	ag := &rawAgent{fakeAgent: newFakeAgent()}
 	dir := b.TempDir()
@@ -134,7 +135,8 @@ func benchGateway(b *testing.B, accessLog, stdServer bool) (*Gateway, *rawAgent,
 	g, err := New(Config{
 		FunctionsFile: fp, RoutingFile: rp, HTTPAddr: "127.0.0.1:0", Project: "bench",
 		APIKey: "k", JWTSecret: "0123456789abcdef0123456789abcdef", AuthUser: "u", AuthPass: "p",
-		WatchInterval: -1, AccessLog: accessLog, AccessLogWriter: io.Discard, Logger: jsonLogger(io.Discard), StdHTTPServer: stdServer,
+		WatchInterval: -1, AccessLog: accessLog != nil, AccessLogWriter: accessLog, AccessLogFlush: flush,
+		Logger: jsonLogger(io.Discard), StdHTTPServer: stdServer,
 	}, ag)
 	if err != nil {
 		b.Fatal(err)
@@ -233,12 +235,21 @@ func (c *rawClient) do() (status, n int, err error) {
 }
 
 func BenchmarkHandler(b *testing.B) {
+	// The access log goes to a pipe drained by another goroutine, as the
+	// gateway's stderr is read by its supervisor.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pw.Close()
+	go io.Copy(io.Discard, pr)
 	for _, v := range []struct {
-		name   string
-		access bool
-	}{{"rest", false}, {"rest+accesslog", true}} {
+		name  string
+		log   io.Writer
+		flush time.Duration
+	}{{"rest", nil, 0}, {"rest+accesslog-each-line", pw, -1}, {"rest+accesslog-batched", pw, 0}} {
 		b.Run("handler/"+v.name, func(b *testing.B) {
-			g, _, token := benchGateway(b, v.access, false)
+			g, _, token := benchGateway(b, v.log, v.flush, false)
 			r, err := http.NewRequest("GET", "http://"+g.Addr("http").String()+"/hello", nil)
 			if err != nil {
 				b.Fatal(err)
@@ -260,8 +271,8 @@ func BenchmarkHandler(b *testing.B) {
 		})
 	}
 	b.Run("server/rest", func(b *testing.B) {
-		g, ag, token := benchGateway(b, false, false)
-		gs, _, tokenStd := benchGateway(b, false, true)
+		g, ag, token := benchGateway(b, nil, 0, false)
+		gs, _, tokenStd := benchGateway(b, nil, 0, true)
 		request := func(addr, token string) []byte {
 			return []byte("GET /hello HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: Go-http-client/1.1\r\nAuthorization: Bearer " + token + "\r\nAccept-Encoding: gzip\r\n\r\n")
 		}
