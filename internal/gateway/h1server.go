@@ -261,6 +261,11 @@ func (c *h1Conn) serve() {
 			c.writeError(http.StatusBadRequest, msg)
 			return
 		}
+		if e := req.Header.Get("Expect"); e != "" && req.ProtoAtLeast(1, 1) && !strings.EqualFold(e, "100-continue") {
+			c.writeError(http.StatusExpectationFailed, "unsupported Expect")
+			c.linger = req.ContentLength != 0
+			return
+		}
 		if !c.serveOne(req) {
 			return
 		}

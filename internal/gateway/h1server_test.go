@@ -136,6 +136,7 @@ func TestH1ServerRefusesBadRequests(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400},                          // invalid header name
 		{"GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 9000) + "\r\n\r\n", 431}, // too large
 		{"GARBAGE\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", 417},
 	} {
 		rs := exchange(t, addr, c.raw, 1, "GET")
 		if rs[0].StatusCode != c.code || !rs[0].Close {
