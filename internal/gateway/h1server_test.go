@@ -223,3 +223,21 @@ func TestH1ServerShutdownWaitsForActiveRequests(t *testing.T) {
 		t.Error("still accepting after Shutdown")
 	}
 }
+
+func TestH1ServerLargeBodies(t *testing.T) {
+	_, addr := startH1(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(b)
+		w.Write(b)
+	})
+	big := strings.Repeat("0123456789", 100_000) // 1 MB each way, written with writev
+	raw := "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n" + big + "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+	rs := exchange(t, addr, raw, 2, "GET")
+	if got := bodyOf(rs[0]); got != big+big || rs[0].ContentLength != 2_000_000 {
+		t.Errorf("large body: %d bytes, Content-Length %d", len(got), rs[0].ContentLength)
+	}
+	if rs[1].StatusCode != 200 || rs[1].ContentLength != 0 {
+		t.Errorf("request after a large one: %d %d", rs[1].StatusCode, rs[1].ContentLength)
+	}
+}
