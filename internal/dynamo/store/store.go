@@ -552,7 +552,9 @@ func (db *DB) runBatch(batch []*writeReq) {
 			break
 		}
 	}
-	if err == nil && !b.Empty() && db.sync.Sync && len(commits) == 0 && db.syncs != nil {
+	// A lone writer (nothing queued behind it) commits synchronously: the
+	// hand-off to the sync goroutine would only add a wake-up to its latency.
+	if err == nil && !b.Empty() && db.sync.Sync && len(commits) == 0 && db.syncs != nil && len(db.writes) > 0 {
 		// Pipelined group commit: the batch is applied (visible to the next
 		// batch, as Pebble makes every write visible before its sync) and the
 		// loop goes on building the next batch while this one's WAL sync is
