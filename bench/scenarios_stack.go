@@ -451,7 +451,7 @@ func runIdleMemory(ctx context.Context, env *harness.Env) (*harness.Outcome, err
 	if err != nil {
 		return nil, err
 	}
-	o := &harness.Outcome{Notes: "hello-go in docker mode after one request and scale-to-zero (idle timeout 1 s), 5 s idle. " +
+	o := &harness.Outcome{Notes: "hello-go in docker mode after one request and scale-to-zero (idle timeout 1 s), then 10 s idle: a daemon hands back its freed heap and the pages a burst touched after 5 s without work (internal/memtrim). " +
 		"The daemons are one binary, so their shared pages count once in PSS (the honest total); RSS counts them in every process. " +
 		"Baseline: a minimal Go HTTP server, idle — the least a Go daemon costs."}
 	extra := []string{"GATEWAY_IDLE_TIMEOUT_SECONDS=1", "HEARTBEAT_INTERVAL=0.5"}
@@ -464,7 +464,7 @@ func runIdleMemory(ctx context.Context, env *harness.Env) (*harness.Outcome, err
 		if err := s.waitForZero(ctx, 30*time.Second); err != nil {
 			return err
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(10 * time.Second)
 		pids, err := s.servicePIDs(ctx)
 		if err != nil {
 			return err

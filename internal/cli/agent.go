@@ -222,6 +222,6 @@ func runAgent(ctx context.Context, g *Globals, o *agentOptions) error {
 	}
 	v, _ := rt.Version(ctx)
 	logger.Info("agent started", "mode", rt.Mode(), "runtime", v, "workers", n, "readiness_timeout", cfg.ReadinessTimeout)
-	releaseStartupPages(logger)
+	releaseStartupPages(ctx, logger)
 	return agent.Serve(ctx, svc, lc, logger)
 }

@@ -100,7 +100,7 @@ func runDynamoDB(ctx context.Context, cfg dynamo.Config) error {
 		_ = srv.Close(context.Background())
 		return err
 	}
-	releaseStartupPages(cfg.Logger)
+	releaseStartupPages(ctx, cfg.Logger)
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -346,7 +346,7 @@ func runGateway(ctx context.Context, g *Globals, lookup func(string) (string, bo
 	if err := gw.Start(ctx); err != nil {
 		return err
 	}
-	releaseStartupPages(logger)
+	releaseStartupPages(ctx, logger)
 	for {
 		select {
 		case sig := <-sigs:

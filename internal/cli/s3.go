@@ -113,10 +113,9 @@ used when the flag is not given:
 			}
 			defer logp.Close()
 			cfg.Logger = logger
-			cfg.OnReady = func() { releaseStartupPages(cfg.Logger) }
-
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			cfg.OnReady = func() { releaseStartupPages(ctx, cfg.Logger) }
 			if err := s3.Run(ctx, cfg); err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}

@@ -239,7 +239,7 @@ func runSupervise(ctx context.Context, g *Globals, proj *project.Project, l supe
 	if err != nil {
 		return err
 	}
-	return sup.Run(ctx, func() { releaseStartupPages(plan.cfg.Logger) })
+	return sup.Run(ctx, func() { releaseStartupPages(ctx, plan.cfg.Logger) })
 }
 
 func daemonLogger(w io.Writer, verbose bool) *slog.Logger {

@@ -1,10 +1,12 @@
 package memtrim
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadOnlyMappingOf(t *testing.T) {
@@ -121,5 +123,54 @@ func TestReleasedTextIsNotRemappedInHugePages(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no read-only mapping of the test binary found")
+	}
+}
+
+func TestIdleDetectorTrimsOncePerIdlePeriod(t *testing.T) {
+	d := idleDetector{quiet: 3 * time.Second, maxCPU: 5 * time.Millisecond}
+	sec := time.Second
+	steps := []struct {
+		used time.Duration
+		want bool
+	}{
+		{50 * time.Millisecond, false}, // busy
+		{time.Millisecond, false},      // idle 1 s
+		{time.Millisecond, false},      // idle 2 s
+		{2 * time.Millisecond, true},   // idle 3 s: trim
+		{0, false},                     // still idle: trimmed already
+		{0, false},
+		{20 * time.Millisecond, false}, // a burst
+		{0, false},
+		{0, false},
+		{0, true}, // idle again for 3 s: trim again
+	}
+	for i, s := range steps {
+		if got := d.observe(s.used, sec); got != s.want {
+			t.Fatalf("step %d (used %v): trim %v, want %v", i, s.used, got, s.want)
+		}
+	}
+}
+
+func TestTrimWhenIdleTrims(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan int64, 1)
+	go TrimWhenIdle(ctx, IdleConfig{Quiet: 30 * time.Millisecond, Every: 10 * time.Millisecond, MaxCPU: 900 * time.Millisecond,
+		OnTrim: func(n int64, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			select {
+			case done <- n:
+			default:
+			}
+		}})
+	select {
+	case n := <-done:
+		if n == 0 {
+			t.Error("the trim released nothing")
+		}
+	case <-ctx.Done():
+		t.Fatal("no trim within 5 s of an idle process")
 	}
 }
