@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(docker.io containerd runc containernetworking-plugins iptables iproute2
       awscli python3 python3-boto3 nodejs ca-certificates curl
-      chromium protobuf-compiler)
+      chromium protobuf-compiler docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
