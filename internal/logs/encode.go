@@ -3,6 +3,8 @@ package logs
 import (
 	"bytes"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // source says where a line comes from; its fields are added to the record.
@@ -60,16 +62,16 @@ func (e *encoder) appendRecord(dst []byte, s *source, line []byte) ([]byte, time
 	dst = appendHead(dst, s, t)
 	if len(s.stream) > 0 {
 		dst = appendKey(dst, FieldStream)
-		dst = appendBytes(dst, s.stream)
+		dst = jsonx.AppendBytes(dst, s.stream)
 	}
 	level := textLevel(line)
 	if level == "" {
 		level = s.level
 	}
 	dst = appendKey(dst, FieldLevel)
-	dst = appendString(dst, level)
+	dst = jsonx.AppendString(dst, level)
 	dst = appendKey(dst, FieldMsg)
-	dst = appendBytes(dst, line)
+	dst = jsonx.AppendBytes(dst, line)
 	return append(dst, '}', '\n'), t
 }
 
@@ -124,7 +126,7 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 		dst = append(dst, streamV...)
 	} else if len(s.stream) > 0 {
 		dst = appendKey(dst, FieldStream)
-		dst = appendBytes(dst, s.stream)
+		dst = jsonx.AppendBytes(dst, s.stream)
 	}
 	level := s.level
 	if isString(levelV) && len(levelV) > 2 {
@@ -136,7 +138,7 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 		level = normalLevel(raw)
 	}
 	dst = appendKey(dst, FieldLevel)
-	dst = appendString(dst, level)
+	dst = jsonx.AppendString(dst, level)
 	if isString(typeV) {
 		dst = appendKey(dst, FieldType)
 		dst = append(dst, typeV...)
@@ -155,7 +157,7 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 		}
 		if root := traceRootBytes(raw); len(root) > 0 {
 			dst = appendKey(dst, FieldTraceRoot)
-			dst = appendBytes(dst, root)
+			dst = jsonx.AppendBytes(dst, root)
 		}
 	}
 
@@ -165,7 +167,7 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 	switch {
 	case msgV == nil:
 		dst = appendKey(dst, FieldMsg)
-		dst = appendBytes(dst, line)
+		dst = jsonx.AppendBytes(dst, line)
 	case isString(msgV):
 		raw := msgV[1 : len(msgV)-1]
 		if s.expand && len(raw) > 1 && raw[0] == '{' {
@@ -185,7 +187,7 @@ func (e *encoder) appendObject(dst []byte, s *source, line []byte) ([]byte, time
 		dst = append(dst, msgV...)
 	default: // a number or an object as the message: its JSON text
 		dst = appendKey(dst, FieldMsg)
-		dst = appendBytes(dst, msgV)
+		dst = jsonx.AppendBytes(dst, msgV)
 	}
 
 	// Every other member, as it was (members of a kind the record did not
@@ -239,18 +241,18 @@ func appendHead(dst []byte, s *source, t time.Time) []byte {
 // container's records share; the queue keeps it per container).
 func appendSourceFields(dst []byte, s *source) []byte {
 	dst = appendKey(dst, FieldService)
-	dst = appendBytes(dst, s.service)
+	dst = jsonx.AppendBytes(dst, s.service)
 	if len(s.function) > 0 {
 		dst = appendKey(dst, FieldFunction)
-		dst = appendBytes(dst, s.function)
+		dst = jsonx.AppendBytes(dst, s.function)
 	}
 	if len(s.project) > 0 {
 		dst = appendKey(dst, FieldProject)
-		dst = appendBytes(dst, s.project)
+		dst = jsonx.AppendBytes(dst, s.project)
 	}
 	if len(s.containerID) > 0 {
 		dst = appendKey(dst, FieldContainerID)
-		dst = appendBytes(dst, s.containerID)
+		dst = jsonx.AppendBytes(dst, s.containerID)
 	}
 	return dst
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // parseEntry reads one stored record (a JSON object, from the local store or
@@ -103,9 +105,9 @@ func appendEntryJSON(b []byte, e *Entry) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.Name)
+		b = jsonx.AppendString(b, f.Name)
 		b = append(b, ':')
-		b = appendString(b, f.Value)
+		b = jsonx.AppendString(b, f.Value)
 	}
 	return append(b, '}', '\n')
 }

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // Format says how `esb logs` prints records.
@@ -159,7 +161,7 @@ func accessLine(e *Entry) string {
 
 func appendValue(b []byte, v string) []byte {
 	if v == "" || strings.ContainsAny(v, " \t\"=\n") {
-		return appendString(b, v)
+		return jsonx.AppendString(b, v)
 	}
 	return append(b, v...)
 }

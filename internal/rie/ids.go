@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // newRequestID returns a random (version 4) UUID.
@@ -66,9 +68,9 @@ func logStreamName(now time.Time, version string) string {
 func platformErrorBody(errorType, requestID, message string) []byte {
 	b := make([]byte, 0, 64+len(errorType)+len(requestID)+len(message))
 	b = append(b, `{"errorType":`...)
-	b = appendJSONString(b, errorType)
+	b = jsonx.AppendString(b, errorType)
 	b = append(b, `,"errorMessage":`...)
-	b = appendJSONString(b, "RequestId: "+requestID+" Error: "+message)
+	b = jsonx.AppendString(b, "RequestId: "+requestID+" Error: "+message)
 	return append(b, '}')
 }
 

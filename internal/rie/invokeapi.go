@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // Invoke endpoint paths.
@@ -192,14 +194,14 @@ func writeBusy(w http.ResponseWriter) {
 // reads it ("errorType"/"errorMessage").
 func writeServiceError(w http.ResponseWriter, status int, code, message, reason string) {
 	b := append([]byte(`{"errorType":`), nil...)
-	b = appendJSONString(b, code)
+	b = jsonx.AppendString(b, code)
 	b = append(b, `,"errorMessage":`...)
-	b = appendJSONString(b, message)
+	b = jsonx.AppendString(b, message)
 	b = append(b, `,"Type":"User","message":`...)
-	b = appendJSONString(b, message)
+	b = jsonx.AppendString(b, message)
 	if reason != "" {
 		b = append(b, `,"Reason":`...)
-		b = appendJSONString(b, reason)
+		b = jsonx.AppendString(b, reason)
 	}
 	b = append(b, '}')
 	h := w.Header()

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // Record types of JSON output lines (docs/contracts.md, "esb-rie output").
@@ -243,14 +244,14 @@ func (l *LogSink) appendJSON(b []byte, typ, level, stream string, msg []byte, r 
 	b = append(b, `","level":"`...)
 	b = append(b, level...)
 	b = append(b, `","function":`...)
-	b = appendJSONString(b, l.function)
+	b = jsonx.AppendString(b, l.function)
 	if l.requestID != "" {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, l.requestID)
+		b = jsonx.AppendString(b, l.requestID)
 	}
 	if l.traceID != "" {
 		b = append(b, `,"trace_id":`...)
-		b = appendJSONString(b, l.traceID)
+		b = jsonx.AppendString(b, l.traceID)
 	}
 	if stream != "" {
 		b = append(b, `,"stream":"`...)
@@ -277,11 +278,11 @@ func (l *LogSink) appendJSON(b []byte, typ, level, stream string, msg []byte, r 
 		}
 		if r.errorType != "" {
 			b = append(b, `,"error_type":`...)
-			b = appendJSONString(b, r.errorType)
+			b = jsonx.AppendString(b, r.errorType)
 		}
 	}
 	b = append(b, `,"message":`...)
-	b = appendJSONBytes(b, msg)
+	b = jsonx.AppendBytes(b, msg)
 	b = append(b, "}\n"...)
 	return b
 }
@@ -325,87 +326,7 @@ func billedMS(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscapedByte(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// appendJSONBytes appends s as a JSON string literal; invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONBytes(b []byte, s []byte) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscapedByte(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func appendEscapedByte(b []byte, c byte) []byte {
-	switch c {
-	case '"':
-		return append(b, '\\', '"')
-	case '\\':
-		return append(b, '\\', '\\')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	default:
-		return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-	}
-}
+const hexDigits = "0123456789abcdef" // for ids
 
 // tailBuffer keeps the last tailBytes bytes written to it.
 type tailBuffer struct {

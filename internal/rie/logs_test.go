@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 func fixedSink(format LogFormat) (*LogSink, *syncBuffer) {
@@ -171,7 +173,7 @@ func TestPipeReaderOrdering(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", "q\"b\\s", "tab\tnl\nret\r", "\x00\x1f", "ünï 日本 😀", "bad\xffutf8"} {
-		b := appendJSONString(nil, s)
+		b := jsonx.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q → %s: %v", s, b, err)
@@ -179,7 +181,7 @@ func TestAppendJSONString(t *testing.T) {
 		if want := strings.ToValidUTF8(s, "\ufffd"); back != want {
 			t.Fatalf("%q → %q", s, back)
 		}
-		if !bytes.Equal(appendJSONBytes(nil, []byte(s)), b) {
+		if !bytes.Equal(jsonx.AppendBytes(nil, []byte(s)), b) {
 			t.Fatalf("string and bytes encoders differ for %q", s)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // Runtime API paths (version 2018-06-01).
@@ -236,9 +238,9 @@ func readBody(r io.Reader, buf *[]byte, limit int, contentLength int64) (int64, 
 // errorObject builds {"errorMessage":..., "errorType":...}.
 func errorObject(errorType, message string) []byte {
 	b := append([]byte(`{"errorMessage":`), nil...)
-	b = appendJSONString(b, message)
+	b = jsonx.AppendString(b, message)
 	b = append(b, `,"errorType":`...)
-	b = appendJSONString(b, errorType)
+	b = jsonx.AppendString(b, errorType)
 	return append(b, '}')
 }
 
@@ -258,9 +260,9 @@ func writeStateError(w http.ResponseWriter, err error) {
 // writeRuntimeError writes a Runtime API error: {"errorType","errorMessage"}.
 func writeRuntimeError(w http.ResponseWriter, status int, errorType, message string) {
 	b := append([]byte(`{"errorType":`), nil...)
-	b = appendJSONString(b, errorType)
+	b = jsonx.AppendString(b, errorType)
 	b = append(b, `,"errorMessage":`...)
-	b = appendJSONString(b, message)
+	b = jsonx.AppendString(b, message)
 	b = append(b, '}')
 	w.Header()["Content-Type"] = hdrJSON
 	w.WriteHeader(status)

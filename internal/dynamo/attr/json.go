@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/edgeserverlessbox/esb/internal/jsonx"
 )
 
 // ErrorKind tells how the API reports a decoding error.
@@ -497,7 +499,7 @@ func AppendItem(buf []byte, it Item) []byte {
 	buf = append(buf, '{')
 	if len(it) <= 1 {
 		for k, v := range it {
-			buf = AppendString(buf, k)
+			buf = jsonx.AppendString(buf, k)
 			buf = append(buf, ':')
 			buf = AppendValue(buf, v)
 		}
@@ -506,7 +508,7 @@ func AppendItem(buf []byte, it Item) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = AppendString(buf, k)
+			buf = jsonx.AppendString(buf, k)
 			buf = append(buf, ':')
 			buf = AppendValue(buf, it[k])
 		}
@@ -519,7 +521,7 @@ func AppendValue(buf []byte, v Value) []byte {
 	switch v.Kind {
 	case KindS:
 		buf = append(buf, `{"S":`...)
-		buf = AppendString(buf, v.S)
+		buf = jsonx.AppendString(buf, v.S)
 	case KindN:
 		buf = append(buf, `{"N":"`...)
 		buf = append(buf, v.S...)
@@ -560,7 +562,7 @@ func AppendValue(buf []byte, v Value) []byte {
 			}
 			switch v.Kind {
 			case KindSS:
-				buf = AppendString(buf, s)
+				buf = jsonx.AppendString(buf, s)
 			case KindNS:
 				buf = append(buf, '"')
 				buf = append(buf, s...)
@@ -576,48 +578,4 @@ func AppendValue(buf []byte, v Value) []byte {
 		return append(buf, "null"...)
 	}
 	return append(buf, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func AppendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
