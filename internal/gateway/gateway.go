@@ -29,6 +29,7 @@ import (
 	"github.com/edgeserverlessbox/esb/internal/gateway/certs"
 	"github.com/edgeserverlessbox/esb/internal/gateway/invokeapi"
 	"github.com/edgeserverlessbox/esb/internal/gateway/worker"
+	"github.com/edgeserverlessbox/esb/internal/h1"
 	"github.com/edgeserverlessbox/esb/internal/pool"
 )
 
@@ -40,7 +41,7 @@ type Agent interface {
 	GetContainerMetrics(ctx context.Context, in *agentv1.GetContainerMetricsRequest, opts ...grpc.CallOption) (*agentv1.GetContainerMetricsResponse, error)
 }
 
-// server is an HTTP server of a listener: net/http's, or h1Server on the
+// server is an HTTP server of a listener: net/http's, or h1.Server on the
 // plain HTTP port.
 type server interface {
 	Serve(net.Listener) error
@@ -186,8 +187,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.addrs[b.name] = ln.Addr()
 		if b.tls == nil && !g.cfg.StdHTTPServer {
 			g.listeners = append(g.listeners, ln)
-			g.servers = append(g.servers, &h1Server{handler: g, readHeaderTimeout: 30 * time.Second,
-				idleTimeout: 120 * time.Second, maxHeaderBytes: 1 << 20, log: g.log})
+			g.servers = append(g.servers, &h1.Server{Handler: g, ReadHeaderTimeout: 30 * time.Second,
+				IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20, Logger: g.log})
 			continue
 		}
 		srv := &http.Server{

@@ -16,6 +16,7 @@ import (
 	"github.com/edgeserverlessbox/esb/internal/gateway/invokeapi"
 	"github.com/edgeserverlessbox/esb/internal/gateway/route"
 	"github.com/edgeserverlessbox/esb/internal/gateway/worker"
+	"github.com/edgeserverlessbox/esb/internal/h1"
 	"github.com/edgeserverlessbox/esb/internal/pool"
 )
 
@@ -317,8 +318,8 @@ func (g *Gateway) serveAPI(rq *request, r *http.Request) {
 		h[k] = free[0:1:1]
 		free = free[1:]
 	}
-	if _, own := rq.rec.ResponseWriter.(*h1Response); !own {
-		// h1Server frames the answer itself; net/http needs the length
+	if !h1.Buffered(rq.rec.ResponseWriter) {
+		// h1.Server frames the answer itself; net/http needs the length
 		// to not chunk a body larger than its buffer.
 		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	}

@@ -1,9 +1,10 @@
-package gateway
+package h1
 
 import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,14 +12,14 @@ import (
 	"time"
 )
 
-// startH1 serves h with an h1Server on loopback.
-func startH1(t *testing.T, h http.HandlerFunc) (*h1Server, string) {
+// startH1 serves h with an Server on loopback.
+func startH1(t *testing.T, h http.HandlerFunc) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &h1Server{handler: h, readHeaderTimeout: 5 * time.Second, idleTimeout: 5 * time.Second, maxHeaderBytes: 4 << 10, log: jsonLogger(io.Discard)}
+	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, MaxHeaderBytes: 4 << 10, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {

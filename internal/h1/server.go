@@ -1,4 +1,7 @@
-package gateway
+// Package h1 is a lean HTTP/1.1 server for esb's hot loopback endpoints
+// (the gateway's plain port, the DynamoDB API): one goroutine per connection,
+// no goroutine or timer per request, and one write per answer.
+package h1
 
 import (
 	"bufio"
@@ -19,30 +22,61 @@ import (
 	"time"
 )
 
-// h1Server serves HTTP/1.x on the plain HTTP listener. Compared with
-// net/http's server it starts no goroutine per request (net/http reads the
-// connection in the background while a handler runs, to notice clients that
-// go away: a goroutine, a read and a deadline change per request, and up to
-// two thread wake-ups), reuses the header map and buffers of a connection,
-// and answers every request with one write carrying Content-Length.
+// Server serves HTTP/1.x. Compared with net/http's server it starts no
+// goroutine per request (net/http reads the connection in the background
+// while a handler runs, to notice clients that go away: a goroutine, a read
+// and a deadline change per request, and up to two thread wake-ups), reuses
+// the header map and buffers of a connection, and answers every request with
+// one write carrying Content-Length.
 //
 // Requests are parsed by http.ReadRequest; the handler gets an ordinary
 // *http.Request and http.ResponseWriter. What differs from net/http: the
-// response is buffered whole (no chunked responses, no Flush), and a request's
-// context ends when the connection is closed, not when the client goes away
-// mid-request. HTTP/2 is served on the TLS listener by net/http.
-type h1Server struct {
-	handler           http.Handler
-	readHeaderTimeout time.Duration
-	idleTimeout       time.Duration
-	maxHeaderBytes    int
-	log               *slog.Logger
+// response is buffered whole (no chunked responses, no Flush, no Hijack), and
+// a request's context ends when the connection is closed, not when the client
+// goes away mid-request. There is no TLS and no HTTP/2: serve those with
+// net/http.
+//
+// The zero value is not ready: set Handler. A Server serves one listener.
+type Server struct {
+	// Handler answers every request.
+	Handler http.Handler
+	// ReadHeaderTimeout bounds reading a request's header (0: no limit).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long (0: never).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header (default 1 MiB).
+	MaxHeaderBytes int
+	// Logger receives accept errors and handler panics (default slog.Default()).
+	Logger *slog.Logger
 
 	mu      sync.Mutex
 	ln      net.Listener
-	conns   map[*h1Conn]struct{}
+	conns   map[*conn]struct{}
 	closing atomic.Bool
 	date    atomic.Pointer[dateValue]
+	readers sync.Pool // *bufio.Reader
+}
+
+// Buffered reports whether w is a Server's response writer, which frames the
+// answer itself (Content-Length from the whole buffered body), so a handler
+// need not set Content-Length to avoid chunking.
+func Buffered(w http.ResponseWriter) bool {
+	_, ok := w.(*response)
+	return ok
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) maxHeader() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return 1 << 20
 }
 
 type dateValue struct {
@@ -63,11 +97,11 @@ const maxDrain = 256 << 10
 
 // Serve accepts connections until Shutdown or Close; then it returns
 // http.ErrServerClosed.
-func (s *h1Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	if s.conns == nil {
-		s.conns = map[*h1Conn]struct{}{}
+		s.conns = map[*conn]struct{}{}
 	}
 	s.mu.Unlock()
 	var delay time.Duration
@@ -80,14 +114,14 @@ func (s *h1Server) Serve(ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				s.logger().Warn("accept failed; retrying", "err", err, "delay", delay)
 				time.Sleep(delay)
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
-		c := &h1Conn{s: s, nc: nc}
+		c := &conn{s: s, nc: nc}
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -102,7 +136,7 @@ func (s *h1Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting, closes idle connections and waits for active
 // ones to finish their request, or for ctx (then closes them).
-func (s *h1Server) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	if s.ln != nil {
@@ -125,7 +159,7 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 }
 
 // closeIdle closes idle connections and tells whether none are left.
-func (s *h1Server) closeIdle() bool {
+func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -138,7 +172,7 @@ func (s *h1Server) closeIdle() bool {
 }
 
 // Close closes the listener and every connection at once.
-func (s *h1Server) Close() error {
+func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,14 +187,14 @@ func (s *h1Server) Close() error {
 	return nil
 }
 
-func (s *h1Server) forget(c *h1Conn) {
+func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
 
 // httpDate is the Date header value of now, formatted once per second.
-func (s *h1Server) httpDate(now time.Time) []byte {
+func (s *Server) httpDate(now time.Time) []byte {
 	sec := now.Unix()
 	if d := s.date.Load(); d != nil && d.sec == sec {
 		return d.b
@@ -170,9 +204,9 @@ func (s *h1Server) httpDate(now time.Time) []byte {
 	return d.b
 }
 
-// h1Conn is one client connection.
-type h1Conn struct {
-	s     *h1Server
+// conn is one client connection.
+type conn struct {
+	s     *Server
 	nc    net.Conn
 	state atomic.Int32
 
@@ -180,7 +214,7 @@ type h1Conn struct {
 	br     *bufio.Reader
 	remote string
 	ctx    context.Context
-	w      h1Response
+	w      response
 	out    []byte
 	keys   []string
 	// linger: the client may still be sending a body nobody read; close
@@ -208,20 +242,22 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 var errHeaderTooLarge = errors.New("request header too large")
 
-var brPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
-
-func (c *h1Conn) serve() {
+func (c *conn) serve() {
 	s := c.s
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, c.nc.LocalAddr()))
 	c.ctx = ctx
 	c.remote = c.nc.RemoteAddr().String()
 	c.cr.nc = c.nc
-	c.br = brPool.Get().(*bufio.Reader)
+	if br, ok := s.readers.Get().(*bufio.Reader); ok {
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(nil, 4<<10)
+	}
 	c.br.Reset(&c.cr)
-	c.w = h1Response{c: c, hdr: http.Header{}}
+	c.w = response{c: c, hdr: http.Header{}}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic serving a request", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			s.logger().Error("panic serving a request", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
 		}
 		cancel()
 		c.state.Store(stateClosed)
@@ -231,24 +267,24 @@ func (c *h1Conn) serve() {
 		c.nc.Close()
 		s.forget(c)
 		c.br.Reset(nil)
-		brPool.Put(c.br)
+		s.readers.Put(c.br)
 	}()
 	for {
 		if s.closing.Load() {
 			return
 		}
-		if s.idleTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(s.idleTimeout))
+		if s.IdleTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		}
-		c.cr.remain = int64(s.maxHeaderBytes) + 4096
+		c.cr.remain = int64(s.maxHeader()) + 4096
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
 		if !c.state.CompareAndSwap(stateIdle, stateActive) {
 			return // closed by Shutdown
 		}
-		if s.readHeaderTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout))
+		if s.ReadHeaderTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(s.ReadHeaderTimeout))
 		}
 		req, err := http.ReadRequest(c.br)
 		if err != nil {
@@ -281,7 +317,7 @@ const lingerTime = 500 * time.Millisecond
 // closeGently half-closes the connection and reads what the client still
 // sends for a moment, so that the answer already written is not lost to a
 // TCP reset (closing a socket with unread data resets it), as net/http does.
-func (c *h1Conn) closeGently() {
+func (c *conn) closeGently() {
 	type closeWriter interface{ CloseWrite() error }
 	cw, ok := c.nc.(closeWriter)
 	if !ok {
@@ -293,7 +329,7 @@ func (c *h1Conn) closeGently() {
 }
 
 // badRequest answers a request that could not be parsed, as net/http does.
-func (c *h1Conn) badRequest(err error) {
+func (c *conn) badRequest(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return // the client closed the connection
@@ -312,7 +348,7 @@ func (c *h1Conn) badRequest(err error) {
 	c.writeError(http.StatusBadRequest, "malformed request")
 }
 
-func (c *h1Conn) writeError(code int, msg string) {
+func (c *conn) writeError(code int, msg string) {
 	body := strconv.Itoa(code) + " " + http.StatusText(code) + ": " + msg
 	b := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		code, http.StatusText(code), len(body), body)
@@ -385,7 +421,7 @@ var tokenChar = func() (t [256]bool) {
 
 // expectContinue sends "100 Continue" when the handler first reads the body.
 type expectContinue struct {
-	c    *h1Conn
+	c    *conn
 	body io.ReadCloser
 	sent bool
 }
@@ -404,7 +440,7 @@ func (e *expectContinue) Close() error { return e.body.Close() }
 
 // serveOne runs the handler for req and writes its answer; it tells whether
 // the connection can carry another request.
-func (c *h1Conn) serveOne(req *http.Request) bool {
+func (c *conn) serveOne(req *http.Request) bool {
 	req = req.WithContext(c.ctx)
 	req.RemoteAddr = c.remote
 	keep := !req.Close && req.ProtoAtLeast(1, 1) && !c.s.closing.Load()
@@ -415,7 +451,7 @@ func (c *h1Conn) serveOne(req *http.Request) bool {
 	}
 	w := &c.w
 	w.status, w.body, w.head = 0, c.out[:0], req.Method == http.MethodHead
-	c.s.handler.ServeHTTP(w, req)
+	c.s.Handler.ServeHTTP(w, req)
 
 	// Read what the handler left of the body, so the next request is in step.
 	if req.Body != nil && req.Body != http.NoBody {
@@ -442,7 +478,7 @@ func (c *h1Conn) serveOne(req *http.Request) bool {
 
 // writeResponse writes the status line, the headers and the body in one
 // system call.
-func (c *h1Conn) writeResponse(keep bool) error {
+func (c *conn) writeResponse(keep bool) error {
 	w := &c.w
 	code := w.status
 	if code == 0 {
@@ -555,26 +591,26 @@ func bodyAllowed(code int) bool {
 	return !(code >= 100 && code <= 199 || code == http.StatusNoContent || code == http.StatusNotModified)
 }
 
-// h1Response is the ResponseWriter of one request: headers and body are
+// response is the ResponseWriter of one request: headers and body are
 // buffered and written together when the handler returns.
-type h1Response struct {
-	c      *h1Conn
+type response struct {
+	c      *conn
 	hdr    http.Header
 	status int
 	body   []byte
 	head   bool
 }
 
-func (w *h1Response) Header() http.Header { return w.hdr }
+func (w *response) Header() http.Header { return w.hdr }
 
-func (w *h1Response) WriteHeader(code int) {
+func (w *response) WriteHeader(code int) {
 	if w.status != 0 || code < 200 || code > 999 {
 		return // informational answers are not sent; the first status wins
 	}
 	w.status = code
 }
 
-func (w *h1Response) Write(p []byte) (int, error) {
+func (w *response) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
