@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// shared with other processes (saves an open and a flock per PUT).
 	opts := posix.PosixOpts{VersioningDir: versions, CopyObjectThreshold: MaxCopySize, ForceNoObjLockFile: true}
 	var store meta.MetadataStorer = meta.XattrMeta{}
+	fast := true
 	if err := (meta.XattrMeta{}).Test(root); err != nil {
 		side := filepath.Join(dataDir, sidecarDir)
 		cfg.Logger.Info("s3: filesystem has no user xattrs; keeping object metadata in side files", "dir", side, "reason", err.Error())
@@ -126,13 +127,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("start s3 gateway: side-file metadata in %s: %w", side, err)
 		}
-		store, opts.SideCarDir = sc, side
+		store, opts.SideCarDir, fast = sc, side, false
 	}
 	be, err := posix.New(root, store, opts)
 	if err != nil {
 		return fmt.Errorf("start s3 gateway: open posix backend at %s: %w", root, err)
 	}
 	defer be.Shutdown()
+	st := newStore(be, root, store, fast)
 
 	gcfg := &embedgw.Config{
 		RootUserAccess:    cfg.AccessKey,
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 	f := &front{
 		domains: cfg.VirtualHostDomains,
 		configs: cfg.Configs,
-		be:      be,
+		be:      st,
 		presign: middlewares.VerifyPresignedV4Signature(middlewares.RootUserConfig{Access: cfg.AccessKey, Secret: cfg.SecretKey}, iam, cfg.Region, false),
 		sigv4:   middlewares.VerifyV4Signature(middlewares.RootUserConfig{Access: cfg.AccessKey, Secret: cfg.SecretKey}, iam, cfg.Region, false, true, false),
 		log:     cfg.Logger,
@@ -166,7 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	start := time.Now()
 	cfg.Logger.Info("s3: serving", "listen", cfg.Listen, "data", dataDir, "region", cfg.Region, "virtual_host_domains", cfg.VirtualHostDomains)
-	if err := embedgw.RunVersityGW(ctx, be, gcfg); err != nil {
+	if err := embedgw.RunVersityGW(ctx, st, gcfg); err != nil {
 		return fmt.Errorf("s3 gateway on %s: %w", cfg.Listen, err)
 	}
 	cfg.Logger.Info("s3: stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
