@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,8 @@ type config struct {
 	runs         int
 	serveDir     string
 	serveAddr    string
+	serveSync    string
+	esbSync      string
 }
 
 // Result is one workload on one server.
@@ -99,14 +102,16 @@ func main() {
 	flag.StringVar(&cfg.dynalite, "dynalite", "", "path to an installed dynalite executable (default: npm install into a temp dir)")
 	flag.BoolVar(&cfg.skipDynalite, "skip-dynalite", false, "benchmark esb only")
 	flag.IntVar(&cfg.keys, "keys", 10000, "items preloaded for GetItem and the mix")
-	flag.StringVar(&cfg.client, "client", "wire", "wire: prebuilt requests written to one keep-alive connection per client (least client CPU, so the servers are measured); raw: the same over net/http; sdk: AWS SDK for Go v2")
+	flag.StringVar(&cfg.client, "client", "epoll", "epoll: prebuilt requests on one keep-alive connection per client, all driven from one thread with epoll (least client CPU, so the servers are measured); wire: the same with a goroutine per client; raw: the same over net/http; sdk: AWS SDK for Go v2")
 	flag.IntVar(&cfg.runs, "runs", 3, "repetitions; the report gives the median of each measure")
 	flag.StringVar(&cfg.only, "only", "", "run only workloads whose name contains this (e.g. GetItem)")
 	flag.StringVar(&cfg.serveDir, "serve-esb", "", "internal: run esb's DynamoDB server on this data directory (the benchmark starts itself this way)")
 	flag.StringVar(&cfg.serveAddr, "serve-addr", "127.0.0.1:0", "internal: listen address with -serve-esb")
+	flag.StringVar(&cfg.serveSync, "serve-sync", "always", "internal: esb's --sync with -serve-esb")
+	flag.StringVar(&cfg.esbSync, "esb-sync", "always,off", "esb's --sync settings to benchmark, comma-separated: always (the default: every acknowledged write is on disk) and off (dynalite's durability)")
 	flag.Parse()
 	if cfg.serveDir != "" {
-		if err := serve(cfg.serveDir, cfg.serveAddr); err != nil {
+		if err := serve(cfg.serveDir, cfg.serveAddr, cfg.serveSync); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/dynamodb: serve:", err)
 			os.Exit(1)
 		}
@@ -131,7 +136,17 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	names := []string{"esb"}
+	var names []string
+	for _, mode := range strings.Split(cfg.esbSync, ",") {
+		switch strings.TrimSpace(mode) {
+		case "always":
+			names = append(names, esbName)
+		case "off":
+			names = append(names, esbNoSyncName)
+		default:
+			return fmt.Errorf("-esb-sync %q: want always, off or both", cfg.esbSync)
+		}
+	}
 	if !cfg.skipDynalite {
 		names = append(names, "dynalite")
 	}
@@ -139,17 +154,21 @@ func run(cfg config) error {
 		Ratios: map[string]float64{}, CPURatios: map[string]float64{}}
 	for i := 0; i < cfg.runs; i++ {
 		order := names
-		if i%2 == 1 && len(names) == 2 { // alternate who goes first, to spread the machine's noise
-			order = []string{names[1], names[0]}
+		if i%2 == 1 { // alternate who goes first, to spread the machine's noise
+			order = slices.Clone(names)
+			slices.Reverse(order)
 		}
 		for _, name := range order {
 			dir := filepath.Join(tmp, fmt.Sprintf("run%d-%s", i, name))
 			var url string
 			var pid int
 			var stop func()
-			if name == "esb" {
-				url, pid, stop, err = startESB(dir)
-			} else {
+			switch name {
+			case esbName:
+				url, pid, stop, err = startESB(dir, "always")
+			case esbNoSyncName:
+				url, pid, stop, err = startESB(dir, "off")
+			default:
 				url, pid, stop, err = startDynalite(bin, dir)
 			}
 			if err != nil {
@@ -170,13 +189,17 @@ func run(cfg config) error {
 		byKey[r.Server+"/"+r.Workload+"/"+strconv.Itoa(r.Clients)] = r
 	}
 	for _, r := range rep.Results {
-		if r.Server != "esb" {
+		if r.Server == "dynalite" {
 			continue
 		}
+		k := r.Workload + "/" + strconv.Itoa(r.Clients)
+		if r.Server != esbName {
+			k = r.Server + "/" + k
+		}
 		if d, ok := byKey["dynalite/"+r.Workload+"/"+strconv.Itoa(r.Clients)]; ok && d.OpsPerSec > 0 {
-			rep.Ratios[r.Workload+"/"+strconv.Itoa(r.Clients)] = r.OpsPerSec / d.OpsPerSec
+			rep.Ratios[k] = r.OpsPerSec / d.OpsPerSec
 			if r.CPUMicrosPerOp > 0 {
-				rep.CPURatios[r.Workload+"/"+strconv.Itoa(r.Clients)] = d.CPUMicrosPerOp / r.CPUMicrosPerOp
+				rep.CPURatios[k] = d.CPUMicrosPerOp / r.CPUMicrosPerOp
 			}
 		}
 	}
@@ -265,7 +288,14 @@ func waitListen(addr string) error {
 
 // startESB runs esb's server in a child process (this program with
 // -serve-esb), so its CPU time is measured apart from the clients'.
-func startESB(dataDir string) (string, int, func(), error) {
+// The server names in the report: esb as configured by default, and esb
+// with --sync off, whose durability is dynalite's.
+const (
+	esbName       = "esb"
+	esbNoSyncName = "esb --sync off"
+)
+
+func startESB(dataDir, syncMode string) (string, int, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", 0, nil, err
@@ -274,7 +304,7 @@ func startESB(dataDir string) (string, int, func(), error) {
 	if err != nil {
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(self, "-serve-esb", dataDir, "-serve-addr", addr)
+	cmd := exec.Command(self, "-serve-esb", dataDir, "-serve-addr", addr, "-serve-sync", syncMode)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", 0, nil, fmt.Errorf("start esb: %w", err)
@@ -296,7 +326,11 @@ func startESB(dataDir string) (string, int, func(), error) {
 // serve runs esb's DynamoDB server (durable: fsync per commit) until
 // interrupted. With ESB_BENCH_DYNAMODB_CPUPROFILE set, the server writes a CPU
 // profile there (each server process appends its pid to the name).
-func serve(dir, addr string) error {
+func serve(dir, addr, sync string) error {
+	noSync, err := dynamo.ParseSync(sync)
+	if err != nil {
+		return err
+	}
 	if path := os.Getenv("ESB_BENCH_DYNAMODB_CPUPROFILE"); path != "" {
 		f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
 		if err != nil {
@@ -308,7 +342,7 @@ func serve(dir, addr string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	srv, err := dynamo.NewServer(dynamo.Config{Addr: addr, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := dynamo.NewServer(dynamo.Config{Addr: addr, DataDir: dir, NoSync: noSync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
@@ -410,11 +444,17 @@ func benchServer(ctx context.Context, cfg config, name, url string, pid int) ([]
 	}
 
 	var putSeq atomic.Int64
+	build := requests(table, cfg.keys, &putSeq)
 	var ops map[string]func(r *worker) error
-	if cfg.client == "sdk" {
+	switch cfg.client {
+	case "sdk":
 		ops = sdkOps(ctx, c, table, cfg.keys, &putSeq, itemFor)
-	} else {
-		ops = rawOps(url, table, cfg.keys, &putSeq, cfg.client == "wire")
+	case "wire", "raw":
+		ops = rawOps(url, build, cfg.client == "wire")
+	case "epoll":
+		ops = rawOps(url, build, true) // for the warm-up
+	default:
+		return nil, fmt.Errorf("unknown -client %q (epoll, wire, raw or sdk)", cfg.client)
 	}
 	var results []Result
 	for _, wl := range []struct {
@@ -424,49 +464,73 @@ func benchServer(ctx context.Context, cfg config, name, url string, pid int) ([]
 		if cfg.only != "" && !strings.Contains(wl.name, cfg.only) {
 			continue
 		}
-		r := measure(name, wl.name, wl.clients, cfg.duration, ops[wl.name], pid)
+		drive := goroutines(wl.clients, cfg.duration, ops[wl.name])
+		if cfg.client == "epoll" {
+			host, next := strings.TrimPrefix(url, "http://"), build[wl.name]
+			drive = func() ([]time.Duration, int64, time.Duration, error) {
+				return runEpoll(host, wl.clients, cfg.duration, next)
+			}
+		}
+		r, err := measure(name, wl.name, wl.clients, ops[wl.name], drive, pid)
+		if err != nil {
+			return nil, fmt.Errorf("%s with %d clients: %w", wl.name, wl.clients, err)
+		}
 		fmt.Fprintf(os.Stderr, "  %-9s %2d clients: %8.0f ops/s p50 %.2f ms p99 %.2f ms server CPU %.0f us/op client CPU %.0f us/op errors %d\n", wl.name, wl.clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp, r.ClientCPUMicrosPerOp, r.Errors)
 		results = append(results, r)
 	}
 	return results, nil
 }
 
-func measure(server, workload string, clients int, d time.Duration, op func(*worker) error, pid int) Result {
+// goroutines is the load of -client wire, raw and sdk: one goroutine per
+// client, each calling op in a loop until d has passed.
+func goroutines(clients int, d time.Duration, op func(*worker) error) func() ([]time.Duration, int64, time.Duration, error) {
+	return func() ([]time.Duration, int64, time.Duration, error) {
+		var wg sync.WaitGroup
+		lat := make([][]time.Duration, clients)
+		var errs atomic.Int64
+		start := time.Now()
+		deadline := start.Add(d)
+		for i := 0; i < clients; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := &worker{Rand: rand.New(rand.NewPCG(uint64(i), 42))}
+				defer r.close()
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					if err := op(r); err != nil {
+						errs.Add(1)
+						continue
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			}(i)
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		var all []time.Duration
+		for _, l := range lat {
+			all = append(all, l...)
+		}
+		return all, errs.Load(), elapsed, nil
+	}
+}
+
+// measure warms the server up with op, then runs drive and reduces what it
+// measured, with the server's and the client's CPU over the run.
+func measure(server, workload string, clients int, op func(*worker) error, drive func() ([]time.Duration, int64, time.Duration, error), pid int) (Result, error) {
 	// Warm up connections and caches.
 	warm := &worker{Rand: rand.New(rand.NewPCG(7, 7))}
 	defer warm.close()
 	for i := 0; i < 50; i++ {
 		_ = op(warm)
 	}
-	var wg sync.WaitGroup
-	lat := make([][]time.Duration, clients)
-	var errs atomic.Int64
-	deadline := time.Now().Add(d)
 	cpu0, self0 := cpuTicks(pid), cpuTicks(os.Getpid())
-	start := time.Now()
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := &worker{Rand: rand.New(rand.NewPCG(uint64(i), 42))}
-			defer r.close()
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				if err := op(r); err != nil {
-					errs.Add(1)
-					continue
-				}
-				lat[i] = append(lat[i], time.Since(t0))
-			}
-		}(i)
+	all, errs, elapsed, err := drive()
+	if err != nil {
+		return Result{}, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	cpu, self := cpuTicks(pid)-cpu0, cpuTicks(os.Getpid())-self0
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	pct := func(p float64) float64 {
 		if len(all) == 0 {
@@ -474,24 +538,27 @@ func measure(server, workload string, clients int, d time.Duration, op func(*wor
 		}
 		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
 	}
-	r := Result{Server: server, Workload: workload, Clients: clients, Ops: int64(len(all)), Errors: errs.Load(),
+	r := Result{Server: server, Workload: workload, Clients: clients, Ops: int64(len(all)), Errors: errs,
 		OpsPerSec: float64(len(all)) / elapsed.Seconds(), P50Ms: pct(0.50), P99Ms: pct(0.99)}
 	if len(all) > 0 {
 		r.CPUMicrosPerOp = float64(cpu) * 10000 / float64(len(all)) // ticks are 10 ms
 		r.ClientCPUMicrosPerOp = float64(self) * 10000 / float64(len(all))
 	}
-	return r
+	return r, nil
 }
 
 func printTable(w io.Writer, rep Report, byKey map[string]Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tclients\tesb ops/s\tp50 ms\tp99 ms\tCPU us/op\tdynalite ops/s\tp50 ms\tp99 ms\tCPU us/op\tthroughput ratio\tCPU ratio\t")
+	fmt.Fprintln(tw, "server\tworkload\tclients\tops/s\tp50 ms\tp99 ms\tCPU us/op\tdynalite ops/s\tp50 ms\tp99 ms\tCPU us/op\tthroughput ratio\tCPU ratio\t")
 	for _, r := range rep.Results {
-		if r.Server != "esb" {
+		if r.Server == "dynalite" {
 			continue
 		}
 		k := r.Workload + "/" + strconv.Itoa(r.Clients)
 		d, ok := byKey["dynalite/"+k]
+		if r.Server != esbName {
+			k = r.Server + "/" + k
+		}
 		ratio := "-"
 		if x, ok := rep.Ratios[k]; ok {
 			ratio = fmt.Sprintf("%.1fx", x)
@@ -501,10 +568,10 @@ func printTable(w io.Writer, rep Report, byKey map[string]Result) {
 			cpuRatio = fmt.Sprintf("%.1fx", x)
 		}
 		if ok {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%s\t%s\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%s\t%s\t\n", r.Server, r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp,
 				d.OpsPerSec, d.P50Ms, d.P99Ms, d.CPUMicrosPerOp, ratio, cpuRatio)
 		} else {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t-\t-\t-\t-\t-\t-\t\n", r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t-\t-\t-\t-\t-\t-\t\n", r.Server, r.Workload, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.CPUMicrosPerOp)
 		}
 	}
 	tw.Flush()
@@ -545,20 +612,53 @@ func sdkOps(ctx context.Context, c *dynamodb.Client, table string, keys int, put
 
 // rawOps sends prebuilt DynamoDB JSON requests over keep-alive HTTP: what an
 // SDK sends, without the SDK's own CPU cost, so the servers are compared.
-func rawOps(url, table string, keys int, putSeq *atomic.Int64, wire bool) map[string]func(*worker) error {
+// request is one prebuilt DynamoDB call: the operation, its JSON body and a
+// string the answer must contain ("" for none).
+type request struct {
+	target string
+	body   []byte
+	check  string
+}
+
+// requests builds each workload's next request from a client's random source.
+func requests(table string, keys int, putSeq *atomic.Int64) map[string]func(*rand.Rand) request {
+	put := func(pk string) request {
+		body := `{"TableName":"` + table + `","Item":{"pk":{"S":"` + pk + `"},"sk":{"N":"0"},"payload":{"S":"` + payload + `"},"n":{"N":"42"}}}`
+		return request{target: "PutItem", body: []byte(body)}
+	}
+	get := func(r *rand.Rand) request {
+		body := `{"TableName":"` + table + `","Key":{"pk":{"S":"k` + strconv.Itoa(r.IntN(keys)) + `"},"sk":{"N":"0"}}}`
+		return request{target: "GetItem", body: []byte(body), check: `"Item"`}
+	}
+	query := request{target: "Query", body: []byte(`{"TableName":"` + table + `","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"query"}}}`), check: `"Count":100`}
+	return map[string]func(*rand.Rand) request{
+		"PutItem":  func(*rand.Rand) request { return put("w" + strconv.FormatInt(putSeq.Add(1), 10)) },
+		"GetItem":  get,
+		"Query100": func(*rand.Rand) request { return query },
+		"Mix90/10": func(r *rand.Rand) request {
+			if r.IntN(10) == 0 {
+				return put("k" + strconv.Itoa(r.IntN(keys)))
+			}
+			return get(r)
+		},
+	}
+}
+
+// rawOps sends the workloads' requests over one keep-alive connection per
+// client (wire) or through net/http.
+func rawOps(url string, reqs map[string]func(*rand.Rand) request, wire bool) map[string]func(*worker) error {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
 	host := strings.TrimPrefix(url, "http://")
-	var send func(w *worker, target string, body []byte, check string) error
-	send = func(w *worker, target string, body []byte, check string) error {
+	send := func(w *worker, rq request) error {
 		if wire {
-			return w.wire(host, target, body, check)
+			return w.wire(host, rq)
 		}
-		req, err := http.NewRequest(http.MethodPost, url, bytesReader(body))
+		req, err := http.NewRequest(http.MethodPost, url, bytesReader(rq.body))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+target)
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+rq.target)
 		// Neither server verifies signatures in this run; dynalite wants the headers present.
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00")
 		req.Header.Set("X-Amz-Date", "20260101T000000Z")
@@ -572,33 +672,31 @@ func rawOps(url, table string, keys int, putSeq *atomic.Int64, wire bool) map[st
 			return err
 		}
 		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s: %d %s", target, resp.StatusCode, data)
+			return fmt.Errorf("%s: %d %s", rq.target, resp.StatusCode, data)
 		}
-		if check != "" && !strings.Contains(string(data), check) {
-			return fmt.Errorf("%s: response lacks %s", target, check)
+		if rq.check != "" && !strings.Contains(string(data), rq.check) {
+			return fmt.Errorf("%s: response lacks %s", rq.target, rq.check)
 		}
 		return nil
 	}
-	put := func(w *worker, pk string) error {
-		body := `{"TableName":"` + table + `","Item":{"pk":{"S":"` + pk + `"},"sk":{"N":"0"},"payload":{"S":"` + payload + `"},"n":{"N":"42"}}}`
-		return send(w, "PutItem", []byte(body), "")
+	ops := map[string]func(*worker) error{}
+	for name, next := range reqs {
+		ops[name] = func(w *worker) error { return send(w, next(w.Rand)) }
 	}
-	get := func(r *worker) error {
-		body := `{"TableName":"` + table + `","Key":{"pk":{"S":"k` + strconv.Itoa(r.IntN(keys)) + `"},"sk":{"N":"0"}}}`
-		return send(r, "GetItem", []byte(body), `"Item"`)
-	}
-	query := []byte(`{"TableName":"` + table + `","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"query"}}}`)
-	return map[string]func(*worker) error{
-		"PutItem":  func(r *worker) error { return put(r, "w"+strconv.FormatInt(putSeq.Add(1), 10)) },
-		"GetItem":  get,
-		"Query100": func(r *worker) error { return send(r, "Query", query, `"Count":100`) },
-		"Mix90/10": func(r *worker) error {
-			if r.IntN(10) == 0 {
-				return put(r, "k"+strconv.Itoa(r.IntN(keys)))
-			}
-			return get(r)
-		},
-	}
+	return ops
+}
+
+// appendRequest appends req as the HTTP/1.1 bytes an SDK sends (signature
+// headers present, not checked by either server in this run).
+func appendRequest(b []byte, host string, req request) []byte {
+	b = append(b, "POST / HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810."...)
+	b = append(b, req.target...)
+	b = append(b, "\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(req.body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, req.body...)
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -661,7 +759,7 @@ func (w *worker) close() {
 
 // wire sends one request as HTTP/1.1 bytes and reads the response by its
 // Content-Length (both servers send one).
-func (w *worker) wire(host, target string, body []byte, check string) error {
+func (w *worker) wire(host string, req request) error {
 	if w.conn == nil {
 		c, err := net.Dial("tcp", host)
 		if err != nil {
@@ -669,16 +767,9 @@ func (w *worker) wire(host, target string, body []byte, check string) error {
 		}
 		w.conn, w.rd = c, bufio.NewReaderSize(c, 64<<10)
 	}
-	b := w.buf[:0]
-	b = append(b, "POST / HTTP/1.1\r\nHost: "...)
-	b = append(b, host...)
-	b = append(b, "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810."...)
-	b = append(b, target...)
-	b = append(b, "\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
+	b := appendRequest(w.buf[:0], host, req)
 	w.buf = b
+	target, check := req.target, req.check
 	fail := func(err error) error {
 		w.conn.Close()
 		w.conn = nil

@@ -16,8 +16,8 @@ import (
 
 func newDynamoDBCommand(g *Globals) *cobra.Command {
 	var (
-		listen, dataDir, region, creds, accessKey, secretKey string
-		ttlInterval                                          time.Duration
+		listen, dataDir, region, creds, accessKey, secretKey, sync string
+		ttlInterval                                                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "dynamodb",
@@ -47,6 +47,11 @@ one of them; without, any signature (or none) is accepted.`,
 					return fmt.Errorf("--ttl-interval %s: must be positive", ttlInterval)
 				}
 				cfg.TTLInterval = ttlInterval
+			}
+			if f.Changed("sync") {
+				if cfg.NoSync, err = dynamo.ParseSync(sync); err != nil {
+					return fmt.Errorf("--sync: %w", err)
+				}
 			}
 			if f.Changed("credentials") {
 				if cfg.Credentials, err = dynamo.ParseCredentials(creds); err != nil {
@@ -83,6 +88,7 @@ one of them; without, any signature (or none) is accepted.`,
 	f.StringVar(&accessKey, "access-key-id", "", "one accepted access key id ($"+dynamo.EnvAccessKey+")")
 	f.StringVar(&secretKey, "secret-access-key", "", "its secret access key ($"+dynamo.EnvSecretKey+")")
 	f.DurationVar(&ttlInterval, "ttl-interval", 5*time.Second, "how often expired items are deleted ($"+dynamo.EnvTTLInterval+")")
+	f.StringVar(&sync, "sync", "always", "always: answer a write once it is on disk; off: answer once the engine has it, the disk follows within milliseconds, as dynalite and LevelDB do ($"+dynamo.EnvSync+")")
 	return cmd
 }
 

@@ -14,6 +14,7 @@ const (
 	EnvAccessKey   = "ESB_DYNAMODB_ACCESS_KEY_ID"
 	EnvSecretKey   = "ESB_DYNAMODB_SECRET_ACCESS_KEY"
 	EnvTTLInterval = "ESB_DYNAMODB_TTL_INTERVAL"
+	EnvSync        = "ESB_DYNAMODB_SYNC"
 	EnvRegion      = "AWS_REGION"
 )
 
@@ -41,6 +42,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("%s=%q: not a positive duration (e.g. 5s)", EnvTTLInterval, v)
 		}
 		cfg.TTLInterval = d
+	}
+	if v := getenv(EnvSync); v != "" {
+		noSync, err := ParseSync(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvSync, err)
+		}
+		cfg.NoSync = noSync
 	}
 	creds, err := ParseCredentials(getenv(EnvCredentials))
 	if err != nil {
@@ -74,4 +82,17 @@ func ParseCredentials(s string) (map[string]string, error) {
 		out[ak] = sk
 	}
 	return out, nil
+}
+
+// ParseSync parses a --sync value: "always" (every acknowledged write is on
+// disk) or "off" (acknowledged writes reach the disk shortly after); it
+// returns whether syncing is off.
+func ParseSync(s string) (noSync bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "always":
+		return false, nil
+	case "off":
+		return true, nil
+	}
+	return false, fmt.Errorf("sync %q: want always or off", s)
 }

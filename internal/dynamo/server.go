@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/edgeserverlessbox/esb/internal/dynamo/store"
+	"github.com/edgeserverlessbox/esb/internal/h1"
 )
 
 // Config is the server's configuration, read once at start.
@@ -37,7 +38,9 @@ type Config struct {
 	Credentials map[string]string
 	// TTLInterval is how often expired items are deleted (default 5s).
 	TTLInterval time.Duration
-	// NoSync skips fsync on commit (tests only: acknowledged writes may be lost).
+	// NoSync answers writes before their log reaches the disk (--sync off):
+	// a crash of the process or the machine can lose the last moments of
+	// acknowledged writes. The default syncs every commit.
 	NoSync bool
 	// AccountID is used in ARNs (default "000000000000").
 	AccountID string
@@ -68,7 +71,7 @@ type Server struct {
 	cfg      Config
 	db       *store.DB
 	log      *slog.Logger
-	http     *http.Server
+	http     *h1.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -110,7 +113,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("dynamodb: listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	s.http = &h1.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute, Logger: s.log}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(2)

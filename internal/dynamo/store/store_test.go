@@ -245,3 +245,35 @@ func TestSecondOpenIsRefused(t *testing.T) {
 		t.Fatalf("second open: %v", err)
 	}
 }
+
+// With syncing off (--sync off) acknowledged writes are still all there after
+// a clean close and reopen, whether they committed alone or in batches.
+func TestNoSyncWritesSurviveCleanClose(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateTable(bg, testDef()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				put(t, db, attr.Item{"pk": attr.Str("p" + strconv.Itoa(w)), "sk": num(strconv.Itoa(i)), "g": attr.Str("g")})
+			}
+		}(w)
+	}
+	wg.Wait()
+	put(t, db, attr.Item{"pk": attr.Str("last"), "sk": num("0"), "g": attr.Str("g")})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir, nil)
+	if n := len(scan(db, db.Table("t"), nil)); n != 401 {
+		t.Fatalf("%d items after reopen; want 401", n)
+	}
+}
