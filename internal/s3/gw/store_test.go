@@ -23,7 +23,7 @@ import (
 // openTestStore opens versitygw's POSIX backend on a temporary directory, as
 // Run does, and wraps it. posix.New changes the working directory, which
 // t.Chdir restores after the test.
-func openTestStore(t *testing.T) (*store, string) {
+func openTestStore(t testing.TB) (*store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -45,7 +45,7 @@ func openTestStore(t *testing.T) (*store, string) {
 	return newStore(be, root, meta.XattrMeta{}, true), root
 }
 
-func createBucket(t *testing.T, st *store, name string) {
+func createBucket(t testing.TB, st *store, name string) {
 	t.Helper()
 	acl := []byte(`{"Owner":"tester","Grantees":[{"Permission":"FULL_CONTROL","Access":"tester","Type":"CanonicalUser"}]}`)
 	if err := st.Posix.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name), CreateBucketConfiguration: &types.CreateBucketConfiguration{}}, acl); err != nil {
