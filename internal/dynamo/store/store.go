@@ -527,6 +527,7 @@ func (db *DB) commitLoop() {
 type tableStats struct {
 	key          []byte
 	count, bytes int64
+	changed      bool
 }
 
 // pendingSync is a batch applied to the engine whose WAL sync is still in
@@ -562,6 +563,9 @@ func (db *DB) runBatch(batch []*writeReq) {
 	}
 	var err error
 	for _, st := range stats {
+		if !st.changed {
+			continue
+		}
 		var v [16]byte
 		binary.BigEndian.PutUint64(v[:], uint64(st.count))
 		binary.BigEndian.PutUint64(v[8:], uint64(st.bytes))
@@ -727,6 +731,7 @@ func (w *WriteTx) moveTTL(d *TableDef, key []byte, oldExp, newExp int64) error {
 func (w *WriteTx) addStats(d *TableDef, dc, db int64) {
 	st := w.tableStats(d)
 	w.dirty = true
+	st.changed = true
 	st.count += dc
 	st.bytes += db
 }
@@ -736,19 +741,32 @@ func (w *WriteTx) tableStats(d *TableDef) *tableStats {
 	if st := w.stats[d]; st != nil {
 		return st
 	}
+	st, _ := w.loadStats(d)
+	return st
+}
+
+// loadStats reads d's stats key into the batch's running stats and tells
+// whether the key exists.
+func (w *WriteTx) loadStats(d *TableDef) (*tableStats, bool) {
 	k := statsKey(d)
-	c, b := decodeStats(w.get(k))
+	v := w.get(k)
+	c, b := decodeStats(v)
 	st := &tableStats{key: k, count: c, bytes: b}
 	w.stats[d] = st
-	return st
+	return st, v != nil
 }
 
 // Exists reports whether the table's storage exists in this batch (schema
 // changes run in batches of their own, so a table whose stats this batch
-// already holds exists).
+// already holds exists). The stats read for the answer are kept for the
+// write that follows, so a write reads the stats key once.
 func (w *WriteTx) Exists(d *TableDef) bool {
 	if w.stats[d] != nil {
 		return true
 	}
-	return w.ReadTx.Exists(d)
+	_, ok := w.loadStats(d)
+	if !ok {
+		delete(w.stats, d)
+	}
+	return ok
 }
