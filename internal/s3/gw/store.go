@@ -43,6 +43,7 @@ const (
 	pipelineMin      = 1 << 20 // bodies from this size hash on separate goroutines
 	pipelineBufSize  = 1 << 20
 	pipelineBuffers  = 4
+	smallBufSize     = 32 << 10 // bodies under pipelineMin are read through this
 	maxLinkTmpChoice = 3
 )
 
@@ -62,6 +63,7 @@ type store struct {
 	fast   bool // metadata in xattrs and O_TMPFILE available
 	crcTab *crc64.Table
 	bufs   sync.Pool // *[pipelineBufSize]byte
+	small  sync.Pool // *[smallBufSize]byte
 }
 
 // newStore wraps be, opened at root. fast enables the replaced PutObject; it
@@ -69,6 +71,7 @@ type store struct {
 func newStore(be *posix.Posix, root string, md meta.MetadataStorer, fast bool) *store {
 	s := &store{Posix: be, root: root, meta: md, fast: fast, crcTab: crc64.MakeTable(crc64NVMEPoly)}
 	s.bufs.New = func() any { return new([pipelineBufSize]byte) }
+	s.small.New = func() any { return new([smallBufSize]byte) }
 	return s
 }
 
@@ -238,11 +241,13 @@ func (s *store) putPlain(ctx context.Context, po s3response.PutObjectInput) (out
 	}, true, nil
 }
 
-// copySmall reads the body through one pooled buffer, hashing each chunk on
-// this goroutine: for small bodies goroutines cost more than they save.
+// copySmall reads the body through one small pooled buffer, hashing each
+// chunk on this goroutine: for small bodies goroutines cost more than they
+// save, and many concurrent small PUTs must not each hold (or, after a GC
+// emptied the pool, allocate and zero) a 1 MiB buffer.
 func (s *store) copySmall(f *os.File, body io.Reader, md5h, crc hash.Hash) (int64, error) {
-	bp := s.bufs.Get().(*[pipelineBufSize]byte)
-	defer s.bufs.Put(bp)
+	bp := s.small.Get().(*[smallBufSize]byte)
+	defer s.small.Put(bp)
 	var n int64
 	for {
 		k, rerr := io.ReadFull(body, bp[:])
