@@ -25,8 +25,9 @@ import (
 )
 
 var (
-	rieBin  string // the esb-rie binary under test
-	gofnBin string // testdata/gofn built with aws-lambda-go
+	rieBin    string // the esb-rie binary under test
+	gofnBin   string // testdata/gofn built with aws-lambda-go
+	minrieBin string // testdata/minrie, the benchmark's protocol floor
 )
 
 const (
@@ -46,8 +47,9 @@ func TestMain(m *testing.M) {
 	}
 	rieBin = filepath.Join(dir, "esb-rie")
 	gofnBin = filepath.Join(dir, "gofn")
+	minrieBin = filepath.Join(dir, "minrie")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	for _, b := range []struct{ out, pkg string }{{rieBin, "."}, {gofnBin, "./testdata/gofn"}} {
+	for _, b := range []struct{ out, pkg string }{{rieBin, "."}, {gofnBin, "./testdata/gofn"}, {minrieBin, "./testdata/minrie"}} {
 		cmd := exec.Command(goTool, "build", "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
