@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +25,10 @@ import (
 
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 	"github.com/edgeserverlessbox/esb/bench/harness"
+	"github.com/edgeserverlessbox/esb/internal/gateway/apigw"
+	"github.com/edgeserverlessbox/esb/internal/gateway/route"
+	"github.com/edgeserverlessbox/esb/internal/gateway/worker"
+	"github.com/edgeserverlessbox/esb/internal/h1"
 	"github.com/edgeserverlessbox/esb/internal/manifest"
 	"github.com/edgeserverlessbox/esb/internal/supervisor"
 )
@@ -317,4 +325,90 @@ func invokeWorker(ctx context.Context, c *http.Client, addr string, event []byte
 		return fmt.Errorf("invoke %s: status %d %s", addr, resp.StatusCode, resp.Header.Get("X-Esb-Error-Kind"))
 	}
 	return nil
+}
+
+// gatewayEvent builds the REST API event the gateway sends a worker for the
+// bench client's `GET path` with the IdToken: the gateway's own event builder,
+// the headers the bench's Go client sends, the token's claims.
+func (s *stack) gatewayEvent(path string) ([]byte, error) {
+	claims, err := tokenClaims(s.token)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(s.httpURL)
+	if err != nil {
+		return nil, err
+	}
+	name, _, err := onlyFunction(s)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{"User-Agent": {"Go-http-client/1.1"}, "Authorization": {"Bearer " + s.token}}
+	ev := apigw.Request{
+		Method: http.MethodGet, Path: path, RawPath: path, Header: h, Host: u.Host, Proto: "HTTP/1.1",
+		Scheme: "http", Port: u.Port(), SourceIP: "127.0.0.1",
+		Target:    &route.Target{Function: name, API: manifest.APIRest, PayloadFormat: "1.0", Resource: path, Method: http.MethodGet},
+		RequestID: "c60a8853-c6d8-459e-927f-918a95a757c4", TraceID: "Root=1-6b0a043e-38633251b6eaf0378d22231a;Sampled=1",
+		Time: time.Now(), Claims: claims, AccountID: "123456789012", APIID: "esbrestapi",
+	}
+	return apigw.AppendEvent(nil, &ev), nil
+}
+
+// tokenClaims reads a JWT's claims (unverified: the bench only needs their
+// shape), rendered as the gateway renders them for requestContext.authorizer.
+func tokenClaims(token string) (map[string]string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("esb token: want a JWT with 3 parts, got %d", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("esb token payload: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("esb token payload: %w", err)
+	}
+	claims := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			claims[k] = x
+		case float64:
+			claims[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			claims[k] = strconv.FormatBool(x)
+		default:
+			b, _ := json.Marshal(x)
+			claims[k] = string(b)
+		}
+	}
+	return claims, nil
+}
+
+// bareProxy starts the least a gateway can be: esb's HTTP/1.1 server on
+// loopback whose every request POSTs event to the worker at addr with the
+// gateway's worker client (same invoke headers) and answers with the worker's
+// body. No routing, auth, event building, pool, metrics or logs.
+func bareProxy(addr string, event []byte) (proxyURL string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen: %w", err)
+	}
+	wc := worker.NewClient()
+	target := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	srv := &h1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := wc.Invoke(r.Context(), &worker.Invocation{URL: target, Payload: event,
+			RequestID: "c60a8853-c6d8-459e-927f-918a95a757c4", TraceID: "Root=1-6b0a043e-38633251b6eaf0378d22231a;Sampled=1",
+			FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:hello-go"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Release()
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.Write(res.Body)
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/hello", func() { srv.Close(); wc.CloseIdle() }, nil
 }
