@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,25 @@ func TestReadablePipes(t *testing.T) {
 	ws[2].Close()
 	if got := readablePipes(ps); got != 0b110 {
 		t.Fatalf("data on 1, 2 closed: %b, want 110", got)
+	}
+}
+
+// A caller that got its answer and invokes again at once is never refused,
+// however its next invoke interleaves with the previous one's completion
+// (the slot is freed and finishing cleared together; busy and acquire must
+// not see one without the other).
+func TestSandboxBackToBackNeverBusy(t *testing.T) {
+	h := newHarness(t, echoLoop)
+	for i := range 3000 {
+		inv, res, err := h.s.run(&invokeRequest{requestID: "r" + strconv.Itoa(i), payload: []byte(`1`)})
+		if err != nil {
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+		// As the invoke endpoint does: the answer is out, END/REPORT follow
+		// while the caller already sends its next invoke.
+		go h.s.complete(inv, res)
+		if h.s.busy() {
+			t.Fatalf("invoke %d: busy() right after the previous answer", i+1)
+		}
 	}
 }

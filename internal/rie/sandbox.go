@@ -255,7 +255,13 @@ func (s *sandbox) acquire() error {
 		}
 		s.mu.Lock()
 		if !s.finishing {
+			// complete frees the slot under mu: if it did so since the
+			// select above, try again rather than refuse.
+			free := len(s.slot) < cap(s.slot)
 			s.mu.Unlock()
+			if free {
+				continue
+			}
 			return ErrBusy
 		}
 		for s.finishing {
@@ -273,7 +279,9 @@ func (s *sandbox) busy() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.finishing
+	// Look at the slot again under mu: complete clears finishing and frees
+	// the slot together, so a slot seen full before it ran is free now.
+	return len(s.slot) == cap(s.slot) && !s.finishing
 }
 
 // submitLocked queues inv for the runtime, starting one if none runs.
