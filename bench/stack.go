@@ -26,6 +26,7 @@ import (
 	agentv1 "github.com/edgeserverlessbox/esb/api/agent/v1"
 	"github.com/edgeserverlessbox/esb/bench/harness"
 	"github.com/edgeserverlessbox/esb/internal/gateway/apigw"
+	"github.com/edgeserverlessbox/esb/internal/gateway/auth"
 	"github.com/edgeserverlessbox/esb/internal/gateway/route"
 	"github.com/edgeserverlessbox/esb/internal/gateway/worker"
 	"github.com/edgeserverlessbox/esb/internal/h1"
@@ -369,21 +370,7 @@ func tokenClaims(token string) (map[string]string, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("esb token payload: %w", err)
 	}
-	claims := make(map[string]string, len(m))
-	for k, v := range m {
-		switch x := v.(type) {
-		case string:
-			claims[k] = x
-		case float64:
-			claims[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			claims[k] = strconv.FormatBool(x)
-		default:
-			b, _ := json.Marshal(x)
-			claims[k] = string(b)
-		}
-	}
-	return claims, nil
+	return auth.StringClaims(m), nil
 }
 
 // bareProxy starts the least a gateway can be: esb's HTTP/1.1 server on

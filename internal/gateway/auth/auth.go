@@ -165,20 +165,7 @@ func (a *Authenticator) Identify(authorization string, now time.Time) (*Identity
 	if _, err := parser.ParseWithClaims(tok, mc, func(*jwt.Token) (any, error) { return a.key, nil }); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	claims := make(map[string]string, len(mc))
-	for k, v := range mc {
-		switch x := v.(type) {
-		case string:
-			claims[k] = x
-		case float64:
-			claims[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			claims[k] = strconv.FormatBool(x)
-		default:
-			b, _ := json.Marshal(x)
-			claims[k] = string(b)
-		}
-	}
+	claims := StringClaims(mc)
 	rendered, err := json.Marshal(claims) // sorted keys
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
@@ -311,4 +298,25 @@ func LoadUsersFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return users, nil
+}
+
+// StringClaims renders a token's decoded claims as the strings API Gateway
+// puts in requestContext.authorizer.claims: strings as they are, numbers and
+// booleans in their JSON form, anything else as JSON.
+func StringClaims(m map[string]any) map[string]string {
+	claims := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			claims[k] = x
+		case float64:
+			claims[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			claims[k] = strconv.FormatBool(x)
+		default:
+			b, _ := json.Marshal(x)
+			claims[k] = string(b)
+		}
+	}
+	return claims
 }
