@@ -199,12 +199,27 @@ func TestQueueBufferLimitDropsAndCounts(t *testing.T) {
 	if uint64(len(got)) != s.Delivered || s.Dropped == 0 {
 		t.Fatalf("delivered %d, stats %+v", len(got), s)
 	}
-	// What is left is the newest records, in order, with no gap.
-	first := 20000 - len(got)
+	// What is left is the newest records, in order, with no gap — but for
+	// one batch that was in flight to the failing store while newer lines
+	// were dropped: it comes back as the oldest, before the gap. (Under CPU
+	// contention that happens in about one run in ten.)
+	nums := make([]int, len(got))
 	for i, m := range got {
-		if want := fmt.Sprintf("line %06d", first+i); m != want {
-			t.Fatalf("record %d = %q, want %q", i, m, want)
+		if _, err := fmt.Sscanf(m, "line %d", &nums[i]); err != nil {
+			t.Fatalf("record %d = %q", i, m)
 		}
+	}
+	gaps := 0
+	for i := 1; i < len(nums); i++ {
+		switch {
+		case nums[i] <= nums[i-1]:
+			t.Fatalf("record %d = %d after %d: out of order or repeated", i, nums[i], nums[i-1])
+		case nums[i] != nums[i-1]+1:
+			gaps++
+		}
+	}
+	if len(nums) == 0 || nums[len(nums)-1] != 19999 || gaps > 1 {
+		t.Fatalf("kept %d records with %d gaps, last %v; want the newest, at most one earlier batch before them", len(nums), gaps, nums[len(nums)-1:])
 	}
 	if !strings.Contains(warnings.String(), "log lines dropped") {
 		t.Errorf("no warning about dropped lines:\n%s", warnings.String())
