@@ -289,7 +289,10 @@ func (q *queue) deliver(ctx context.Context) bool {
 				}
 				q.mu.Lock()
 				if err != nil && !errors.Is(err, errSegmentGone) {
-					q.spool.failed(seq)
+					if dropped := q.spool.failed(seq); dropped > 0 {
+						q.dropped.Add(uint64(dropped))
+					}
+					q.spoolBytes.Store(q.spool.size)
 					q.mu.Unlock()
 					return false
 				}

@@ -3,6 +3,7 @@ package logs
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +28,11 @@ type spool struct {
 	nextSeq uint64
 	open    *os.File // the newest segment, while records are appended to it
 	openSeq uint64
+	// droppedThrough is the newest segment makeRoom dropped. A segment
+	// older than it whose send fails is dropped too (it was spared only
+	// because it was being sent), so what the buffer keeps is always the
+	// newest records, with no gap.
+	droppedThrough uint64
 }
 
 // segment is one spool file.
@@ -131,8 +137,11 @@ func (s *spool) append(data []byte, lines int) (dropped int, err error) {
 }
 
 // insert writes a failed batch as its own segment under a reserved number.
+// Room is made only from segments older than the batch: dropping newer ones
+// to keep it would leave a gap in what is kept, so when nothing older is
+// left the batch itself is dropped.
 func (s *spool) insert(seq uint64, data []byte, lines int) (dropped int, err error) {
-	dropped = s.makeRoom(int64(len(data)))
+	dropped = s.makeRoomBefore(int64(len(data)), seq)
 	if s.size+int64(len(data)) > s.maxBytes {
 		return dropped + lines, nil
 	}
@@ -150,14 +159,17 @@ func (s *spool) insert(seq uint64, data []byte, lines int) (dropped int, err err
 
 // makeRoom deletes the oldest segments (but one being sent) until n more
 // bytes fit, and returns the lines they held.
-func (s *spool) makeRoom(n int64) int {
+func (s *spool) makeRoom(n int64) int { return s.makeRoomBefore(n, math.MaxUint64) }
+
+// makeRoomBefore is makeRoom deleting only segments numbered below before.
+func (s *spool) makeRoomBefore(n int64, before uint64) int {
 	dropped := 0
 	for s.size+n > s.maxBytes {
 		i := 0
 		for i < len(s.segs) && s.segs[i].sending {
 			i++
 		}
-		if i == len(s.segs) {
+		if i == len(s.segs) || s.segs[i].seq >= before {
 			break
 		}
 		seg := s.segs[i]
@@ -172,6 +184,7 @@ func (s *spool) makeRoom(n int64) int {
 		dropped += lines
 		s.size -= seg.bytes
 		s.segs = append(s.segs[:i], s.segs[i+1:]...)
+		s.droppedThrough = max(s.droppedThrough, seg.seq)
 	}
 	return dropped
 }
@@ -221,13 +234,29 @@ func (s *spool) done(seq uint64) int {
 	return 0
 }
 
-// failed releases a segment whose delivery failed, to be retried.
-func (s *spool) failed(seq uint64) {
+// failed releases a segment whose delivery failed, to be retried, or drops
+// it when newer segments were dropped while it was being sent; it returns
+// the lines dropped.
+func (s *spool) failed(seq uint64) int {
 	for i := range s.segs {
-		if s.segs[i].seq == seq {
-			s.segs[i].sending = false
+		if s.segs[i].seq != seq {
+			continue
 		}
+		if seq >= s.droppedThrough {
+			s.segs[i].sending = false
+			return 0
+		}
+		seg := s.segs[i]
+		lines := seg.lines
+		if lines < 0 {
+			lines = countLines(s.path(seq))
+		}
+		os.Remove(s.path(seq))
+		s.size -= seg.bytes
+		s.segs = append(s.segs[:i], s.segs[i+1:]...)
+		return lines
 	}
+	return 0
 }
 
 func (s *spool) closeOpen() {
