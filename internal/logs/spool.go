@@ -172,21 +172,33 @@ func (s *spool) makeRoomBefore(n int64, before uint64) int {
 		if i == len(s.segs) || s.segs[i].seq >= before {
 			break
 		}
-		seg := s.segs[i]
-		if seg.seq == s.openSeq {
-			s.closeOpen()
-		}
-		lines := seg.lines
-		if lines < 0 {
-			lines = countLines(s.path(seg.seq))
-		}
-		os.Remove(s.path(seg.seq))
-		dropped += lines
-		s.size -= seg.bytes
-		s.segs = append(s.segs[:i], s.segs[i+1:]...)
-		s.droppedThrough = max(s.droppedThrough, seg.seq)
+		s.droppedThrough = max(s.droppedThrough, s.segs[i].seq)
+		dropped += s.drop(i)
 	}
 	return dropped
+}
+
+// drop removes segment i undelivered and returns the lines it held.
+func (s *spool) drop(i int) int {
+	lines := s.segs[i].lines
+	if lines < 0 {
+		lines = countLines(s.path(s.segs[i].seq))
+	}
+	s.remove(i)
+	return lines
+}
+
+// remove deletes segment i, closing it first if appends go to it, and
+// returns it.
+func (s *spool) remove(i int) segment {
+	seg := s.segs[i]
+	if seg.seq == s.openSeq {
+		s.closeOpen()
+	}
+	os.Remove(s.path(seg.seq))
+	s.size -= seg.bytes
+	s.segs = append(s.segs[:i], s.segs[i+1:]...)
+	return seg
 }
 
 // oldest marks the oldest segment as being sent and returns its number; the
@@ -225,10 +237,7 @@ func (s *spool) readSegment(seq uint64, buf []byte) ([]byte, error) {
 func (s *spool) done(seq uint64) int {
 	for i, seg := range s.segs {
 		if seg.seq == seq {
-			os.Remove(s.path(seq))
-			s.size -= seg.bytes
-			s.segs = append(s.segs[:i], s.segs[i+1:]...)
-			return seg.lines
+			return s.remove(i).lines
 		}
 	}
 	return 0
@@ -246,15 +255,7 @@ func (s *spool) failed(seq uint64) int {
 			s.segs[i].sending = false
 			return 0
 		}
-		seg := s.segs[i]
-		lines := seg.lines
-		if lines < 0 {
-			lines = countLines(s.path(seq))
-		}
-		os.Remove(s.path(seq))
-		s.size -= seg.bytes
-		s.segs = append(s.segs[:i], s.segs[i+1:]...)
-		return lines
+		return s.drop(i)
 	}
 	return 0
 }
