@@ -23,4 +23,8 @@ func TestAppendDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf = AppendString(buf[:0], s) }); n != 0 {
 		t.Errorf("AppendString allocates %v times", n)
 	}
+	bs := []byte(s + " 日本 \xff")
+	if n := testing.AllocsPerRun(100, func() { buf = AppendBytes(buf[:0], bs) }); n != 0 {
+		t.Errorf("AppendBytes allocates %v times", n)
+	}
 }
